@@ -1,0 +1,364 @@
+"""Distributions: parameter (PSA) distributions and time-to-event distributions.
+
+Parameter distributions describe second-order uncertainty in a scenario input and are
+sampled by inverse CDF from keyed uniforms (``ppf``), so a PSA draw is a pure function of
+(seed, sample, parameter). They wrap ``scipy.stats``.
+
+Time-to-event distributions are used by the engine through their cumulative hazard
+``H(t)`` and its inverse. A time is drawn as ``T = H⁻¹(E)`` with ``E ~ Exp(1)``, and a hazard
+ratio applied from time ``s`` is handled by spending the remaining hazard budget at the
+scaled rate (see :func:`time_with_hazard_ratio`). All times are in **days**.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import special, stats
+
+Z975 = float(stats.norm.ppf(0.975))  # 1.959964…, for 95% intervals
+
+
+# --------------------------------------------------------------------------------------
+# Parameter (PSA) distributions
+# --------------------------------------------------------------------------------------
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def frozen(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def support(self) -> tuple[float, float]:
+        """Smallest interval holding every value the distribution can produce."""
+        lo, hi = self.frozen().support()
+        return float(lo), float(hi)
+
+    def ppf(self, u):
+        """Inverse CDF at uniforms ``u`` (array or float)."""
+        return self.frozen().ppf(u)
+
+    def mean(self) -> float:
+        return float(self.frozen().mean())
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        lo, hi = self.frozen().interval(level)
+        return float(lo), float(hi)
+
+
+class FixedDist(_Dist):
+    """No uncertainty: every PSA sample uses the base value."""
+
+    dist: Literal["fixed"]
+
+
+class BetaDist(_Dist):
+    """Beta distribution, from ``alpha``/``beta`` or from ``mean``/``sd`` (method of moments)."""
+
+    dist: Literal["beta"]
+    alpha: float | None = Field(default=None, gt=0)
+    beta: float | None = Field(default=None, gt=0)
+    mean_: float | None = Field(default=None, alias="mean", gt=0, lt=1)
+    sd: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if (self.alpha is None) != (self.beta is None):
+            raise ValueError("give both alpha and beta, or mean and sd")
+        if self.alpha is None:
+            if self.mean_ is None or self.sd is None:
+                raise ValueError("give alpha and beta, or mean and sd")
+            if self.sd**2 >= self.mean_ * (1 - self.mean_):
+                raise ValueError(
+                    f"sd {self.sd} is too large for a beta with mean {self.mean_} "
+                    f"(sd must be below {math.sqrt(self.mean_ * (1 - self.mean_)):.4g})"
+                )
+        elif self.mean_ is not None or self.sd is not None:
+            raise ValueError("give alpha and beta, or mean and sd, not both")
+        return self
+
+    def frozen(self):
+        if self.alpha is not None:
+            return stats.beta(self.alpha, self.beta)
+        common = self.mean_ * (1 - self.mean_) / self.sd**2 - 1
+        return stats.beta(self.mean_ * common, (1 - self.mean_) * common)
+
+
+class GammaDist(_Dist):
+    """Gamma distribution, from ``shape``/``scale`` or from ``mean``/``sd``."""
+
+    dist: Literal["gamma"]
+    shape: float | None = Field(default=None, gt=0)
+    scale: float | None = Field(default=None, gt=0)
+    mean_: float | None = Field(default=None, alias="mean", gt=0)
+    sd: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self):
+        by_shape = self.shape is not None and self.scale is not None
+        by_moments = self.mean_ is not None and self.sd is not None
+        if by_shape == by_moments:
+            raise ValueError("give shape and scale, or mean and sd")
+        return self
+
+    def frozen(self):
+        if self.shape is not None:
+            return stats.gamma(self.shape, scale=self.scale)
+        shape = (self.mean_ / self.sd) ** 2
+        return stats.gamma(shape, scale=self.mean_ / shape)
+
+
+class LogNormalDist(_Dist):
+    """Log-normal distribution (hazard ratios, relative effects).
+
+    Give ``meanlog``/``sdlog``, or ``median`` with ``sdlog``, or a 95% interval ``ci``
+    (``[low, high]``) optionally with the ``median``: the log-scale sd is then
+    ``(ln high - ln low) / (2 × 1.96)`` and the median defaults to ``sqrt(low × high)``.
+    """
+
+    dist: Literal["lognormal"]
+    meanlog: float | None = None
+    sdlog: float | None = Field(default=None, gt=0)
+    median: float | None = Field(default=None, gt=0)
+    ci: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.ci is not None:
+            lo, hi = self.ci
+            if not 0 < lo < hi:
+                raise ValueError(f"ci must be [low, high] with 0 < low < high, got {list(self.ci)}")
+            if self.sdlog is not None or self.meanlog is not None:
+                raise ValueError("with ci, give at most the median (not meanlog or sdlog)")
+        elif self.sdlog is None or (self.meanlog is None) == (self.median is None):
+            raise ValueError("give meanlog and sdlog, median and sdlog, or a 95% ci")
+        return self
+
+    def log_params(self) -> tuple[float, float]:
+        """(mean, sd) of the logarithm."""
+        if self.ci is not None:
+            lo, hi = self.ci
+            sdlog = (math.log(hi) - math.log(lo)) / (2 * Z975)
+            med = self.median if self.median is not None else math.sqrt(lo * hi)
+            return math.log(med), sdlog
+        mu = self.meanlog if self.meanlog is not None else math.log(self.median)
+        return mu, self.sdlog
+
+    def frozen(self):
+        mu, sigma = self.log_params()
+        return stats.lognorm(sigma, scale=math.exp(mu))
+
+
+class NormalDist(_Dist):
+    dist: Literal["normal"]
+    mean_: float = Field(alias="mean")
+    sd: float = Field(gt=0)
+
+    def frozen(self):
+        return stats.norm(self.mean_, self.sd)
+
+
+class UniformDist(_Dist):
+    dist: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+    def frozen(self):
+        return stats.uniform(self.low, self.high - self.low)
+
+
+class TriangularDist(_Dist):
+    dist: Literal["triangular"]
+    low: float
+    mode: float
+    high: float
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not (self.low <= self.mode <= self.high and self.low < self.high):
+            raise ValueError("need low <= mode <= high and low < high")
+        return self
+
+    def frozen(self):
+        width = self.high - self.low
+        return stats.triang((self.mode - self.low) / width, loc=self.low, scale=width)
+
+
+PSADistribution = Annotated[
+    FixedDist | BetaDist | GammaDist | LogNormalDist | NormalDist | UniformDist | TriangularDist,
+    Field(discriminator="dist"),
+]
+
+
+# --------------------------------------------------------------------------------------
+# Time-to-event distributions (engine units: days)
+# --------------------------------------------------------------------------------------
+class TimeToEvent:
+    """A time-to-event law given by its cumulative hazard ``H`` (days → hazard)."""
+
+    def cumhaz(self, t):
+        raise NotImplementedError
+
+    def inv_cumhaz(self, x):
+        raise NotImplementedError
+
+    def sample(self, e):
+        """Event time for hazard budgets ``e`` (``Exp(1)`` draws): ``H⁻¹(e)``."""
+        return self.inv_cumhaz(e)
+
+    def survival(self, t):
+        return np.exp(-self.cumhaz(t))
+
+
+@dataclass(frozen=True)
+class Never(TimeToEvent):
+    """The event never happens (zero hazard)."""
+
+    def cumhaz(self, t):
+        return np.zeros_like(np.asarray(t, dtype=float))
+
+    def inv_cumhaz(self, x):
+        return np.full_like(np.asarray(x, dtype=float), np.inf)
+
+
+@dataclass(frozen=True)
+class Exponential(TimeToEvent):
+    """Constant hazard ``rate`` per day: ``H(t) = rate·t``."""
+
+    rate: float
+
+    def cumhaz(self, t):
+        return self.rate * np.asarray(t, dtype=float)
+
+    def inv_cumhaz(self, x):
+        return np.asarray(x, dtype=float) / self.rate
+
+
+@dataclass(frozen=True)
+class Weibull(TimeToEvent):
+    """``H(t) = (t/scale)^shape``; scale in days."""
+
+    shape: float
+    scale: float
+
+    def cumhaz(self, t):
+        return (np.asarray(t, dtype=float) / self.scale) ** self.shape
+
+    def inv_cumhaz(self, x):
+        return self.scale * np.asarray(x, dtype=float) ** (1.0 / self.shape)
+
+
+@dataclass(frozen=True)
+class LogLogistic(TimeToEvent):
+    """``S(t) = 1/(1+(t/scale)^shape)``, so ``H(t) = log1p((t/scale)^shape)``; scale = median."""
+
+    shape: float
+    scale: float
+
+    def cumhaz(self, t):
+        return np.log1p((np.asarray(t, dtype=float) / self.scale) ** self.shape)
+
+    def inv_cumhaz(self, x):
+        return self.scale * np.expm1(np.asarray(x, dtype=float)) ** (1.0 / self.shape)
+
+
+@dataclass(frozen=True)
+class LogNormal(TimeToEvent):
+    """``log T ~ N(log median, sdlog²)``; ``H(t) = -log Φ(-(log t - log median)/sdlog)``."""
+
+    median: float
+    sdlog: float
+
+    def cumhaz(self, t):
+        t = np.asarray(t, dtype=float)
+        with np.errstate(divide="ignore"):
+            z = (np.log(t) - math.log(self.median)) / self.sdlog
+        return -special.log_ndtr(-z)
+
+    def inv_cumhaz(self, x):
+        # S = exp(-x) = Φ(-z)  ⇒  z = -Φ⁻¹(exp(-x))
+        z = -special.ndtri(np.exp(-np.asarray(x, dtype=float)))
+        return self.median * np.exp(self.sdlog * z)
+
+
+@dataclass(frozen=True)
+class Gompertz(TimeToEvent):
+    """Hazard ``b·exp(γt)``: ``H(t) = (b/γ)(exp(γt) - 1)``; ``gamma`` per day (may be < 0)."""
+
+    b: float
+    gamma: float
+
+    def cumhaz(self, t):
+        t = np.asarray(t, dtype=float)
+        if self.gamma == 0:
+            return self.b * t
+        return self.b / self.gamma * np.expm1(self.gamma * t)
+
+    def inv_cumhaz(self, x):
+        x = np.asarray(x, dtype=float)
+        if self.gamma == 0:
+            return x / self.b
+        arg = 1.0 + self.gamma * x / self.b
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.log(arg) / self.gamma
+        # With γ < 0 the total hazard is bounded (a "cure" fraction): budgets beyond it never occur.
+        return np.where(arg > 0, out, np.inf)
+
+
+@dataclass(frozen=True)
+class PiecewiseExponential(TimeToEvent):
+    """Constant hazards ``rates[i]`` (per day) from ``starts[i]`` (days; ``starts[0] == 0``)."""
+
+    starts: tuple[float, ...]
+    rates: tuple[float, ...]
+
+    def _knots(self):
+        starts = np.asarray(self.starts, dtype=float)
+        rates = np.asarray(self.rates, dtype=float)
+        cum = np.concatenate([[0.0], np.cumsum(np.diff(starts) * rates[:-1])])
+        return starts, rates, cum
+
+    def cumhaz(self, t):
+        starts, rates, cum = self._knots()
+        t = np.asarray(t, dtype=float)
+        i = np.searchsorted(starts, t, side="right") - 1
+        return cum[i] + rates[i] * (t - starts[i])
+
+    def inv_cumhaz(self, x):
+        starts, rates, cum = self._knots()
+        x = np.asarray(x, dtype=float)
+        i = np.searchsorted(cum, x, side="right") - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = starts[i] + (x - cum[i]) / rates[i]
+        return np.where(rates[i] > 0, out, np.inf)
+
+
+def time_with_hazard_ratio(
+    law: TimeToEvent, budget: float, switch: float, hazard_ratio: float
+) -> float:
+    """Event time (days from the clock's origin) when the hazard is multiplied from ``switch``.
+
+    The event happens when the accrued cumulative hazard reaches ``budget`` (an ``Exp(1)``
+    draw fixed per patient). Before ``switch`` the hazard is ``h(t)``; from ``switch`` on it is
+    ``hazard_ratio · h(t)``, so the event time solves
+    ``H(s) + HR·(H(t) − H(s)) = budget``  ⇒  ``t = H⁻¹(H(s) + (budget − H(s)) / HR)``.
+    With ``switch = inf`` (never) this is ``H⁻¹(budget)``. A negative ``switch`` is treated as 0.
+    """
+    if switch == math.inf or hazard_ratio == 1.0:
+        return float(law.inv_cumhaz(budget))
+    s = max(switch, 0.0)
+    spent = float(law.cumhaz(s))
+    if spent >= budget:
+        return float(law.inv_cumhaz(budget))
+    if hazard_ratio == 0.0:
+        return math.inf
+    return float(law.inv_cumhaz(spent + (budget - spent) / hazard_ratio))

@@ -1,0 +1,165 @@
+"""The SimPy engine: runs a cohort through one strategy and returns per-patient outcomes.
+
+With an unlimited lab, patients do not interact, so they are simulated in batches of
+``batch_size`` per SimPy environment (a shallow event heap is faster). With a finite lab
+capacity the whole cohort shares one environment, because patients queue for the lab.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import simpy
+
+from .. import random as rnd
+from ..cohort import Cohort
+from ..economics import COST_CATEGORIES, accrue
+from ..model import ModelInputs, StrategyPlan
+from .lab import FiniteLab, Test, UnlimitedLab
+from .patient import Patient
+
+_BLOCK = 64  # test draws per patient whose uniforms are generated up front
+
+OUTCOME_COLUMNS = (
+    "age_years", "esr1_at_start", "emergence_days", "true_progression_days",
+    "progression_free_days",
+    "detected_progression_days", "second_progression_days", "death_days", "death_cause",
+    "switched", "switch_days", "false_positive_switch", "tests", "positives",
+    "false_positives", "first_positive_days", "detection_days", "lead_time_days",
+    "lab_wait_days", "lab_queue_days", "progression_test", "targeted_second_line",
+    "visits", "scans",
+    *(f"cost_{c}" for c in COST_CATEGORIES), "cost_total",
+    *(f"cost_{c}_undiscounted" for c in COST_CATEGORIES), "cost_total_undiscounted",
+    "qalys", "qalys_undiscounted", "lys", "lys_undiscounted",
+)  # fmt: skip
+
+
+class StrategyRun:
+    """One strategy applied to (part of) a cohort inside one SimPy environment."""
+
+    def __init__(self, inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort,
+                 seed: int, sample: int, trace: list | None):
+        self.inputs, self.plan, self.cohort = inputs, plan, cohort
+        self.seed, self.sample, self.trace = seed, sample, trace
+        self.env = simpy.Environment()
+        cap = inputs.lab_capacity
+        self.lab = FiniteLab(self.env, cap) if cap is not None else UnlimitedLab()
+        ids = cohort.ids
+        self._u = {p: rnd.uniforms(seed, sample, p, ids, _BLOCK)
+                   for p in ("test_result", "turnaround", "transport")}
+        self._p = {p: rnd.uniforms(seed, sample, p, ids)[:, 0]
+                   for p in ("progression_test", "progression_tat")}
+
+    def _u_at(self, purpose: str, i: int, k: int) -> float:
+        if k < _BLOCK:
+            return float(self._u[purpose][i, k])
+        return rnd.uniform(self.seed, self.sample, purpose, int(self.cohort.ids[i]), k)
+
+    def monitoring_test(self, patient: Patient, k: int, now: float, emerged: bool) -> Test:
+        """Blood test number ``k`` (0-based) drawn at day ``now``; its result is fixed here."""
+        assay, i = self.plan.assay, patient.i
+        u = self._u_at("test_result", i, k)
+        positive = u < assay.sensitivity if emerged else u >= assay.specificity
+        service = float(assay.turnaround.ppf(self._u_at("turnaround", i, k)))
+        transport = float(self.inputs.transport.ppf(self._u_at("transport", i, k)))
+        return Test(k, now, positive, positive and emerged, transport, service)
+
+    def progression_test(self, patient: Patient, now: float, present: bool) -> Test:
+        assay, i = self.plan.progression_assay, patient.i
+        u = self._p["progression_test"][i]
+        positive = u < assay.sensitivity if present else u >= assay.specificity
+        service = float(assay.turnaround.ppf(self._p["progression_tat"][i]))
+        return Test(-1, now, positive, positive and present, 0.0, service)
+
+    def run(self) -> list[Patient]:
+        patients = [Patient(self, i) for i in range(len(self.cohort))]
+        for p in patients:
+            p.process = self.env.process(p.run())
+        self.env.run()
+        return patients
+
+
+def _nan_if_after(t: float, end: float) -> float:
+    return t if t <= end and not math.isinf(t) else math.nan
+
+
+def _row(p: Patient, run: StrategyRun) -> dict:
+    tl, plan, inputs = p.timeline, run.plan, run.inputs
+    c, i = run.cohort, p.i
+    disc = accrue(tl, plan, inputs, discounted=True)
+    undisc = accrue(tl, plan, inputs, discounted=False)
+    end = tl.end
+    tests = [t for t in p.tests if t.drawn <= end]
+    first_tp = min((t.result_time for t in tests if t.true_positive), default=math.inf)
+    waits = [t.lab_wait for t in tests]
+    row = {
+        "age_years": float(c.age[i]),
+        "esr1_at_start": bool(c.esr1_at_start[i]),
+        "emergence_days": _nan_if_after(tl.emergence, end),
+        "true_progression_days": _nan_if_after(tl.true_progression, end),
+        "progression_free_days": min(tl.true_progression, end),
+        "detected_progression_days": _nan_if_after(tl.detected_progression, end),
+        "second_progression_days": _nan_if_after(tl.second_progression, end),
+        "death_days": end if tl.died else math.nan,
+        "death_cause": ("disease" if end < c.background_death[i] else "background")
+        if tl.died else "alive",
+        "switched": tl.switch <= end,
+        "switch_days": _nan_if_after(tl.switch, end),
+        "false_positive_switch": p.fp_switch and tl.switch <= end,
+        "tests": len(tests),
+        "positives": sum(t.positive for t in tests),
+        "false_positives": sum(t.positive and not t.true_positive for t in tests),
+        "first_positive_days": _nan_if_after(p.first_positive, end),
+        "detection_days": _nan_if_after(first_tp, end),
+        "lead_time_days": p.lead_time,
+        "lab_wait_days": float(np.mean(waits)) if waits else math.nan,
+        "lab_queue_days": float(np.mean([t.queue for t in tests])) if tests else math.nan,
+        "progression_test": (
+            "none" if p.progression_test is None
+            else "positive" if p.progression_test.positive else "negative"
+        ),
+        "targeted_second_line": tl.targeted_second_line,
+        "visits": _count(plan.visit_every, min(tl.detected_progression, end)),
+        "scans": _count(plan.imaging_every, min(tl.detected_progression, end)),
+        "qalys": disc["qalys"],
+        "qalys_undiscounted": undisc["qalys"],
+        "lys": disc["lys"],
+        "lys_undiscounted": undisc["lys"],
+    }
+    for cat in COST_CATEGORIES:
+        row[f"cost_{cat}"] = disc["costs"][cat]
+        row[f"cost_{cat}_undiscounted"] = undisc["costs"][cat]
+    row["cost_total"] = math.fsum(disc["costs"].values())
+    row["cost_total_undiscounted"] = math.fsum(undisc["costs"].values())
+    return row
+
+
+def _count(every: float, until: float) -> int:
+    return int(math.floor(until / every + 1e-9)) if until >= every else 0
+
+
+def run_strategy(inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort, seed: int,
+                 sample: int = 0, trace: list | None = None,
+                 batch_size: int = 1000, on_batch=None) -> dict[str, list]:
+    """Simulate ``cohort`` under ``plan``; returns outcome columns (lists, one entry a patient).
+
+    ``trace``: if a list is given, events ``(patient, strategy, day, event, detail)`` are
+    appended to it. ``on_batch(n)`` is called after each batch of ``n`` patients.
+    """
+    n = len(cohort)
+    step = n if inputs.lab_capacity is not None else max(1, batch_size)
+    columns: dict[str, list] = {name: [] for name in OUTCOME_COLUMNS}
+    for start in range(0, n, step):
+        part = _slice(cohort, start, min(start + step, n))
+        run = StrategyRun(inputs, plan, part, seed, sample, trace)
+        for p in run.run():
+            for key, value in _row(p, run).items():
+                columns[key].append(value)
+        if on_batch is not None:
+            on_batch(len(part))
+    return columns
+
+
+def _slice(c: Cohort, a: int, b: int) -> Cohort:
+    return Cohort(**{f: getattr(c, f)[a:b] for f in Cohort.__dataclass_fields__})

@@ -1,0 +1,61 @@
+"""Background mortality from bundled period life tables.
+
+Within each year of age the hazard is constant (``-ln(1 - qx)`` per year), so survival
+is piecewise exponential; death times are drawn by inverting the cumulative hazard.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from .distributions import PiecewiseExponential, TimeToEvent
+from .units import DAYS_PER_YEAR
+
+_MAX_AGE = 120
+
+
+def available_tables() -> list[str]:
+    """Names of the bundled life tables (files ``hemodel/data/<name>.csv``)."""
+    folder = resources.files("hemodel") / "data"
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".csv"))
+
+
+@lru_cache(maxsize=8)
+def annual_hazards(name: str) -> np.ndarray:
+    """Hazard per year for ages 0..119 from the table's qx (the last age's risk is raised to 1)."""
+    text = (resources.files("hemodel") / "data" / f"{name}.csv").read_text()
+    rows = [ln.split(",") for ln in text.splitlines() if ln and not ln.startswith(("#", "age"))]
+    qx = np.array([float(q) for _, q in rows])
+    if len(qx) != _MAX_AGE or np.any((qx <= 0) | (qx >= 1)):
+        raise ValueError(f"life table {name!r} must hold qx in (0, 1) for ages 0-119")
+    return -np.log1p(-qx)
+
+
+def mortality_from_age(name: str, age: float) -> TimeToEvent:
+    """Time (days) from ``age`` (years) to death from other causes, per life table ``name``."""
+    hazards = annual_hazards(name)
+    a0 = int(np.floor(age))
+    starts = [0.0] + [(a - age) * DAYS_PER_YEAR for a in range(a0 + 1, _MAX_AGE)]
+    rates = [h / DAYS_PER_YEAR for h in hazards[a0:_MAX_AGE]]
+    return PiecewiseExponential(tuple(starts), tuple(rates))
+
+
+def sample_death_times(name: str, ages: np.ndarray, budgets: np.ndarray) -> np.ndarray:
+    """Vectorised death times (days) for ages (years) and ``Exp(1)`` hazard budgets.
+
+    Solves H(age + t) - H(age) = budget with the table's piecewise-constant hazards.
+    Anyone reaching age 120 dies there.
+    """
+    hazards = annual_hazards(name)
+    cum = np.concatenate([[0.0], np.cumsum(hazards)])  # H at integer ages 0..120
+    ages = np.asarray(ages, dtype=float)
+    a0 = np.floor(ages).astype(int)
+    h_start = cum[a0] + hazards[a0] * (ages - a0)
+    target = h_start + np.asarray(budgets, dtype=float)
+    k = np.clip(np.searchsorted(cum, target, side="right") - 1, 0, _MAX_AGE - 1)
+    death_age = k + (target - cum[k]) / hazards[k]
+    death_age = np.minimum(death_age, float(_MAX_AGE))
+    return (death_age - ages) * DAYS_PER_YEAR
