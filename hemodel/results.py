@@ -59,15 +59,14 @@ class Results:
             row: dict = {"strategy": name, "patients": n}
             for out, col in _MEANS:
                 _mean_se(row, out, g[col].to_numpy(float))
-            months = lambda c: g[c].to_numpy(float) / DAYS_PER_MONTH  # noqa: E731
             row["progressions"] = g["true_progression_days"].notna().mean()
             row["progressions_detected"] = g["detected_progression_days"].notna().mean()
             row["switches"] = g["switched"].mean()
             row["false_positive_switches"] = g["false_positive_switch"].mean()
             row["targeted_second_line"] = g["targeted_second_line"].mean()
             row["deaths"] = g["death_days"].notna().mean()
-            _mean_se(row, "mean_progression_free_months", months("progression_free_days"))
-            _mean_se(row, "mean_lead_time_months", months("lead_time_days"), skipna=True)
+            _mean_se(row, "mean_progression_free_months", _months(g, "progression_free_days"))
+            _mean_se(row, "mean_lead_time_months", _months(g, "lead_time_days"), skipna=True)
             _mean_se(row, "mean_lab_wait_days", g["lab_wait_days"].to_numpy(float), skipna=True)
             rows.append(row)
         return pd.DataFrame(rows)
@@ -110,6 +109,10 @@ def icer(d_cost: float, d_qaly: float) -> tuple[float, str]:
     if d_qaly >= 0 and d_cost <= 0:
         return math.nan, "dominant"
     return d_cost / d_qaly, ""
+
+
+def _months(g: pd.DataFrame, column: str) -> np.ndarray:
+    return g[column].to_numpy(float) / DAYS_PER_MONTH
 
 
 def _mean_se(row: dict, name: str, x: np.ndarray, skipna: bool = False) -> None:

@@ -81,7 +81,9 @@ def _to_data(node: yaml.Node, file: str, path: Loc, lines: dict, builder) -> Any
             if key in out:
                 first = lines[path + (key,)][1]
                 raise _fail(
-                    file, key_line, path + (key,),
+                    file,
+                    key_line,
+                    path + (key,),
                     f"duplicate key {key!r} (first defined at line {first}); names must be unique",
                 )
             lines[path + (key,)] = (file, key_line)
@@ -116,12 +118,20 @@ def _read(path: Path) -> _Doc:
     except yaml.YAMLError as exc:
         raise _fail(file, None, (), f"malformed YAML: {exc}") from None
     if node is None:
-        raise _fail(file, None, (), "file is empty: a scenario is a mapping of sections "
-                    "(name, currency, strategies, ...)")
+        raise _fail(
+            file,
+            None,
+            (),
+            "file is empty: a scenario is a mapping of sections (name, currency, strategies, ...)",
+        )
     if not isinstance(node, yaml.MappingNode):
-        raise _fail(file, node.start_mark.line + 1, (),
-                    "the document must be a mapping of sections (key: value), "
-                    f"not a {'list' if isinstance(node, yaml.SequenceNode) else 'single value'}")
+        raise _fail(
+            file,
+            node.start_mark.line + 1,
+            (),
+            "the document must be a mapping of sections (key: value), "
+            f"not a {'list' if isinstance(node, yaml.SequenceNode) else 'single value'}",
+        )
     doc = _Doc(None)
     try:
         doc.data = _to_data(node, file, (), doc.lines, yaml.SafeLoader(""))
@@ -161,8 +171,12 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> _Doc:
         raise _fail(where[0], where[1], ("extends",), "must name another scenario file")
     parent_path = (path.parent / parent).resolve()
     if not parent_path.exists():
-        raise _fail(where[0], where[1], ("extends",), f"file {parent!r} not found "
-                    f"(looked for {parent_path})")
+        raise _fail(
+            where[0],
+            where[1],
+            ("extends",),
+            f"file {parent!r} not found (looked for {parent_path})",
+        )
     return _merge(_load_raw(parent_path, chain + (path,)), doc)
 
 
@@ -173,26 +187,21 @@ def _dotted(loc: Loc) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def _data_path(data: Any, loc: Loc) -> tuple[Loc, Any, bool]:
-    """Keep the components of a pydantic ``loc`` that exist in the data (drop union tags).
+def _data_path(data: Any, loc: Loc) -> tuple[Loc, Any]:
+    """The part of a pydantic error ``loc`` that exists in the data, and the value there.
 
-    Returns (path, value at path, whether the whole loc was found in the data).
+    Components absent from the data are skipped: union tags (``weibull``) and the ``value``
+    field of a shorthand scalar (``0.85`` for ``{value: 0.85}``).
     """
     path: list[Any] = []
     cur = data
-    found = True
     for part in loc:
-        if isinstance(cur, dict) and part in cur or isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+        in_dict = isinstance(cur, dict) and part in cur
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if in_dict or in_list:
             path.append(part)
             cur = cur[part]
-        elif isinstance(cur, dict | list):
-            found = False
-            if isinstance(part, str) and part in ("value",) and not isinstance(cur, dict):
-                continue
-        else:
-            # a shorthand scalar (e.g. 0.85 for {value: 0.85}) or a union tag: stop here
-            found = part in ("value",) or found
-    return tuple(path), cur, found
+    return tuple(path), cur
 
 
 def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
@@ -249,7 +258,7 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
 
 def _problem(err: dict, data: Any, lines: dict, file: str) -> Problem:
     loc = tuple(err["loc"])
-    path, value, _ = _data_path(data, loc)
+    path, value = _data_path(data, loc)
     kind = err["type"]
     line_loc = path
     while line_loc and line_loc not in lines:
@@ -264,10 +273,7 @@ def _problem(err: dict, data: Any, lines: dict, file: str) -> Problem:
         listing = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
         return Problem(where_file, line, _dotted(path), f"unknown key {key!r}{hint}{listing}")
     if kind == "missing":
-        missing = loc[len(path):]
-        full = path + tuple(p for p in missing if isinstance(p, str) and not p.startswith("function"))
-        return Problem(where_file, line, _dotted(full[: len(path) + 1]),
-                       "is required but missing")
+        return Problem(where_file, line, _dotted(path + (loc[-1],)), "is required but missing")
     msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     shown = value if not isinstance(value, dict | list) else None
     got = f" (got {shown!r})" if shown is not None and repr(shown) not in msg else ""
@@ -292,24 +298,42 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
     for name, st in s.strategies.items():
         base = ("strategies", name)
         if st.monitoring and st.monitoring.assay not in s.assays:
-            out.append((base + ("monitoring", "assay"), choose("assay", st.monitoring.assay, s.assays)))
+            out.append(
+                (base + ("monitoring", "assay"), choose("assay", st.monitoring.assay, s.assays))
+            )
         if st.switch and st.switch.to not in s.switch_therapies:
-            out.append((base + ("switch", "to"),
-                        choose("switch therapy", st.switch.to, s.switch_therapies)))
+            out.append(
+                (
+                    base + ("switch", "to"),
+                    choose("switch therapy", st.switch.to, s.switch_therapies),
+                )
+            )
         if st.test_at_progression:
             if st.test_at_progression.assay not in s.assays:
-                out.append((base + ("test_at_progression", "assay"),
-                            choose("assay", st.test_at_progression.assay, s.assays)))
+                out.append(
+                    (
+                        base + ("test_at_progression", "assay"),
+                        choose("assay", st.test_at_progression.assay, s.assays),
+                    )
+                )
             if s.targeted_second_line is None:
-                out.append((base + ("test_at_progression",),
-                            "testing at progression needs a 'targeted_second_line' section"))
+                out.append(
+                    (
+                        base + ("test_at_progression",),
+                        "testing at progression needs a 'targeted_second_line' section",
+                    )
+                )
     if s.cohort.background_mortality.life_table is not None:
         from .lifetable import available_tables
 
         table = s.cohort.background_mortality.life_table
         if table not in available_tables():
-            out.append((("cohort", "background_mortality", "life_table"),
-                        choose("life table", table, available_tables())))
+            out.append(
+                (
+                    ("cohort", "background_mortality", "life_table"),
+                    choose("life table", table, available_tables()),
+                )
+            )
     return out
 
 
@@ -320,8 +344,11 @@ DEFAULT_SCENARIO = "serena6_us.yaml"
 
 
 def default_scenario_path() -> Path:
-    """Path of the default scenario, from a checkout or an installed wheel."""
-    return Path(str(resources.files("hemodel.scenarios") / DEFAULT_SCENARIO))
+    """Path of the default scenario, from an installed wheel or a source checkout."""
+    try:
+        return Path(str(resources.files("hemodel.scenarios") / DEFAULT_SCENARIO))
+    except ModuleNotFoundError:  # running from a checkout without installing
+        return Path(__file__).resolve().parent.parent / "scenarios" / DEFAULT_SCENARIO
 
 
 def _validate(data: Any, lines: dict, file: str) -> Scenario:

@@ -302,7 +302,9 @@ class PiecewiseSpec(_TTE):
     def _check(self):
         if len(self.starts) != len(self.rates_per_year):
             raise ValueError("starts and rates_per_year must have the same length")
-        if self.starts[0] != 0 or any(b <= a for a, b in zip(self.starts, self.starts[1:])):
+        if self.starts[0] != 0 or any(
+            b <= a for a, b in zip(self.starts, self.starts[1:], strict=False)
+        ):
             raise ValueError("starts must begin at 0 and increase")
         return self
 
@@ -396,7 +398,9 @@ class Age(Strict):
     @model_validator(mode="after")
     def _check(self):
         if not self.min <= self.mean.value <= self.max:
-            raise ValueError(f"mean {self.mean.value} must lie in [min, max] = [{self.min}, {self.max}]")
+            raise ValueError(
+                f"mean {self.mean.value} must lie in [min, max] = [{self.min}, {self.max}]"
+            )
         return self
 
 
@@ -477,7 +481,9 @@ class Costs(Strict):
 
 
 class Assay(Strict):
-    sensitivity: Probability = Field(description="per-test probability of detecting an emerged mutation")
+    sensitivity: Probability = Field(
+        description="per-test probability of detecting an emerged mutation"
+    )
     specificity: Probability
     cost: NonNegative
     turnaround: Delay = Field(description="lab processing time per test")

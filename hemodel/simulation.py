@@ -44,8 +44,13 @@ def simulate(
     inputs = build_inputs(scenario)
     cohort = draw_cohort(inputs, np.arange(first_patient, first_patient + patients), seed, sample)
     show = progress if progress is not None else sys.stderr.isatty()
-    bar = tqdm(total=patients * len(inputs.strategies), unit="patient-strategy",
-               disable=not show, desc=scenario.name, leave=False)
+    bar = tqdm(
+        total=patients * len(inputs.strategies),
+        unit="patient-strategy",
+        disable=not show,
+        desc=scenario.name,
+        leave=False,
+    )
     events: list | None = [] if trace else None
     frames = []
     with bar:
@@ -57,7 +62,9 @@ def simulate(
             frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
     table["strategy"] = pd.Categorical(table["strategy"], categories=list(scenario.strategies))
-    trace_frame = pd.DataFrame(events or [], columns=["patient", "strategy", "day", "event", "detail"])
+    trace_frame = pd.DataFrame(
+        events or [], columns=["patient", "strategy", "day", "event", "detail"]
+    )
     metadata = {
         "scenario": scenario.name,
         "scenario_hash": scenario_hash(scenario),

@@ -33,7 +33,9 @@ def to_days(value: float, unit: str) -> float:
     try:
         return value * DAYS_PER_UNIT[unit]
     except KeyError:
-        raise ValueError(f"unknown time unit {unit!r}; use one of {', '.join(TIME_UNITS)}") from None
+        raise ValueError(
+            f"unknown time unit {unit!r}; use one of {', '.join(TIME_UNITS)}"
+        ) from None
 
 
 def period_days(period: str) -> float:

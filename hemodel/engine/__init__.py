@@ -38,18 +38,29 @@ OUTCOME_COLUMNS = (
 class StrategyRun:
     """One strategy applied to (part of) a cohort inside one SimPy environment."""
 
-    def __init__(self, inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort,
-                 seed: int, sample: int, trace: list | None):
+    def __init__(
+        self,
+        inputs: ModelInputs,
+        plan: StrategyPlan,
+        cohort: Cohort,
+        seed: int,
+        sample: int,
+        trace: list | None,
+    ):
         self.inputs, self.plan, self.cohort = inputs, plan, cohort
         self.seed, self.sample, self.trace = seed, sample, trace
         self.env = simpy.Environment()
         cap = inputs.lab_capacity
         self.lab = FiniteLab(self.env, cap) if cap is not None else UnlimitedLab()
         ids = cohort.ids
-        self._u = {p: rnd.uniforms(seed, sample, p, ids, _BLOCK)
-                   for p in ("test_result", "turnaround", "transport")}
-        self._p = {p: rnd.uniforms(seed, sample, p, ids)[:, 0]
-                   for p in ("progression_test", "progression_tat")}
+        self._u = {
+            p: rnd.uniforms(seed, sample, p, ids, _BLOCK)
+            for p in ("test_result", "turnaround", "transport")
+        }
+        self._p = {
+            p: rnd.uniforms(seed, sample, p, ids)[:, 0]
+            for p in ("progression_test", "progression_tat")
+        }
 
     def _u_at(self, purpose: str, i: int, k: int) -> float:
         if k < _BLOCK:
@@ -103,7 +114,8 @@ def _row(p: Patient, run: StrategyRun) -> dict:
         "second_progression_days": _nan_if_after(tl.second_progression, end),
         "death_days": end if tl.died else math.nan,
         "death_cause": ("disease" if end < c.background_death[i] else "background")
-        if tl.died else "alive",
+        if tl.died
+        else "alive",
         "switched": tl.switch <= end,
         "switch_days": _nan_if_after(tl.switch, end),
         "false_positive_switch": p.fp_switch and tl.switch <= end,
@@ -116,8 +128,11 @@ def _row(p: Patient, run: StrategyRun) -> dict:
         "lab_wait_days": float(np.mean(waits)) if waits else math.nan,
         "lab_queue_days": float(np.mean([t.queue for t in tests])) if tests else math.nan,
         "progression_test": (
-            "none" if p.progression_test is None
-            else "positive" if p.progression_test.positive else "negative"
+            "none"
+            if p.progression_test is None
+            else "positive"
+            if p.progression_test.positive
+            else "negative"
         ),
         "targeted_second_line": tl.targeted_second_line,
         "visits": _count(plan.visit_every, min(tl.detected_progression, end)),
@@ -139,9 +154,16 @@ def _count(every: float, until: float) -> int:
     return int(math.floor(until / every + 1e-9)) if until >= every else 0
 
 
-def run_strategy(inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort, seed: int,
-                 sample: int = 0, trace: list | None = None,
-                 batch_size: int = 1000, on_batch=None) -> dict[str, list]:
+def run_strategy(
+    inputs: ModelInputs,
+    plan: StrategyPlan,
+    cohort: Cohort,
+    seed: int,
+    sample: int = 0,
+    trace: list | None = None,
+    batch_size: int = 1000,
+    on_batch=None,
+) -> dict[str, list]:
     """Simulate ``cohort`` under ``plan``; returns outcome columns (lists, one entry a patient).
 
     ``trace``: if a list is given, events ``(patient, strategy, day, event, detail)`` are

@@ -15,11 +15,26 @@ import simpy
 class Test:
     """One blood test: drawn at ``drawn`` (patient days), processed by the lab."""
 
-    __slots__ = ("index", "drawn", "positive", "true_positive", "transport", "service",
-                 "queue", "result_time")
+    __slots__ = (
+        "index",
+        "drawn",
+        "positive",
+        "true_positive",
+        "transport",
+        "service",
+        "queue",
+        "result_time",
+    )
 
-    def __init__(self, index: int, drawn: float, positive: bool, true_positive: bool,
-                 transport: float, service: float):
+    def __init__(
+        self,
+        index: int,
+        drawn: float,
+        positive: bool,
+        true_positive: bool,
+        transport: float,
+        service: float,
+    ):
         self.index = index
         self.drawn = drawn
         self.positive = positive

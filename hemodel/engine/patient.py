@@ -120,8 +120,10 @@ class Patient:
                 k += 1
             if d1 <= now:
                 break
-            ready = sorted((x for x in self.pending if x.result_time <= now),
-                           key=lambda x: (x.result_time, x.index))
+            ready = sorted(
+                (x for x in self.pending if x.result_time <= now),
+                key=lambda x: (x.result_time, x.index),
+            )
             for test in ready:
                 self.pending.remove(test)
                 self.trace(now, "result", "positive" if test.positive else "negative")

@@ -1,0 +1,481 @@
+"""Cost-effectiveness decision analysis on tidy tables.
+
+Pure functions on pandas DataFrames; no simulation, no plotting.
+
+Input tables have one row per strategy (deterministic analysis) or per strategy and
+probabilistic-sensitivity-analysis (PSA) sample, with columns
+
+* ``strategy`` -- strategy label;
+* ``cost`` -- expected cost per person, in the scenario currency;
+* ``qaly`` -- expected quality-adjusted life years per person (years);
+* ``sample`` -- optional PSA sample index. Without it the table is deterministic and is
+  treated as a single sample.
+
+Willingness-to-pay (WTP) thresholds are in currency per QALY. Net monetary benefit (NMB),
+EVPI and EVPPI are in currency per person (multiplied by ``population`` where offered).
+PSA tables must be paired: every strategy has exactly one row for every sample.
+Strategies keep the order of their first appearance in the input; that order breaks
+ties where stated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import reduce
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+from scipy import linalg
+from scipy.interpolate import BSpline
+
+__all__ = [
+    "incremental_analysis",
+    "net_benefit",
+    "ceac",
+    "ceaf",
+    "evpi",
+    "evppi",
+    "summarise",
+    "ce_plane",
+]
+
+STRATEGY, COST, QALY, SAMPLE = "strategy", "cost", "qaly", "sample"
+#: Relative tolerance when comparing ICERs for extended dominance.
+ICER_RTOL = 1e-10
+_K_1D = 20  # cubic B-spline basis functions for a single EVPPI parameter
+_MAX_COLUMNS = 256  # maximum tensor-product basis size for an EVPPI group
+_MAX_GROUP = 4  # maximum number of parameters in one EVPPI group
+
+
+# --------------------------------------------------------------------------- validation
+def _prepare(
+    table: pd.DataFrame,
+    strategy: str = STRATEGY,
+    cost: str = COST,
+    qaly: str = QALY,
+    sample: str = SAMPLE,
+) -> pd.DataFrame:
+    """Validate ``table`` and return a copy with standard column names."""
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
+    required = [strategy, cost, qaly]
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise ValueError(f"table is missing column(s) {missing}; has {list(table.columns)}")
+    if table.empty:
+        raise ValueError("table has no rows")
+    cols = required + ([sample] if sample in table.columns else [])
+    df = table[cols].rename(columns={strategy: STRATEGY, cost: COST, qaly: QALY, sample: SAMPLE})
+    for col, name in zip(df.columns, cols, strict=True):
+        if df[col].isna().any():
+            raise ValueError(f"column {name!r} contains NaN/missing values")
+    for col, name in ((COST, cost), (QALY, qaly)):
+        if not pd.api.types.is_numeric_dtype(df[col]) or not np.isfinite(df[col]).all():
+            raise ValueError(f"column {name!r} must be numeric and finite")
+    keys = [STRATEGY, SAMPLE] if SAMPLE in df.columns else [STRATEGY]
+    dup = df.duplicated(keys)
+    if dup.any():
+        what = "strategy/sample" if SAMPLE in df.columns else "strategy (deterministic table)"
+        raise ValueError(f"duplicate {what} rows: {df.loc[dup, keys].head().to_dict('records')}")
+    return df
+
+
+def _wide(df: pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Strategies, sample labels and (n_samples, n_strategies) cost and QALY matrices."""
+    names = list(pd.unique(df[STRATEGY]))
+    if SAMPLE not in df.columns:
+        c = df.set_index(STRATEGY).loc[names]
+        return names, np.array([0]), c[[COST]].to_numpy(float).T, c[[QALY]].to_numpy(float).T
+    wide = df.pivot(index=SAMPLE, columns=STRATEGY, values=[COST, QALY])
+    if wide.isna().any().any():
+        raise ValueError("PSA table is not paired: every strategy needs a row for every sample")
+    return (
+        names,
+        wide.index.to_numpy(),
+        wide[COST][names].to_numpy(float),
+        wide[QALY][names].to_numpy(float),
+    )
+
+
+def _as_wtp(wtp: float | Sequence[float] | np.ndarray) -> np.ndarray:
+    w = np.atleast_1d(np.asarray(wtp, dtype=float))
+    if w.ndim != 1 or w.size == 0:
+        raise ValueError("wtp must be a scalar or a non-empty 1-D sequence")
+    if not np.isfinite(w).all():
+        raise ValueError("wtp must be finite")
+    if (w < 0).any():
+        raise ValueError(f"wtp must be >= 0 (currency per QALY), got {w[w < 0][:5]}")
+    return w
+
+
+def _check_population(population: float | None) -> None:
+    if population is not None and not (np.isfinite(population) and population >= 0):
+        raise ValueError(f"population must be a finite number >= 0, got {population!r}")
+
+
+# ------------------------------------------------------------------ incremental analysis
+def incremental_analysis(
+    table: pd.DataFrame,
+    strategy: str = STRATEGY,
+    cost: str = COST,
+    qaly: str = QALY,
+    sample: str = SAMPLE,
+    mcse: bool = False,
+) -> pd.DataFrame:
+    """Full incremental analysis with dominance and extended dominance.
+
+    Standard sequential procedure (Drummond et al., *Methods for the Economic Evaluation of
+    Health Care Programmes*, 4th ed., ch. 4; as in dampack's ``calculate_icers``) applied to
+    the mean cost (currency) and mean QALYs (years) of each strategy, averaged over PSA
+    samples when a ``sample`` column is present:
+
+    1. Sort by cost ascending, then QALYs descending, then input order.
+    2. Dominance: a strategy is ``"dominated"`` if a strategy earlier in that order has at
+       least as many QALYs (i.e. another strategy is no more costly and at least as
+       effective). Exact ties (identical cost and QALYs): the strategy listed first in the
+       input stays in the analysis and the others are labelled ``"dominated"``
+       (weak dominance), with zero increments.
+    3. Extended dominance: along the remaining strategies, a strategy whose ICER exceeds
+       that of the next more costly strategy is ``"extendedly dominated"``; removal is
+       repeated until ICERs strictly increase. Equal ICERs (collinear strategies, compared
+       with relative tolerance ``ICER_RTOL``) stay on the frontier.
+
+    Returns one row per strategy, ordered as in step 1, with columns ``strategy, cost,
+    qaly, inc_cost, inc_qaly, icer, status, compared_with``. Frontier strategies are
+    compared with the previous frontier strategy (the cheapest has ``compared_with=None``
+    and NaN increments). Non-frontier strategies are compared with the frontier strategy
+    of highest cost not exceeding theirs; their ``icer`` is NaN. ``icer`` is currency per
+    QALY. With ``mcse=True`` (PSA table required) the Monte Carlo standard errors
+    ``inc_cost_mcse`` and ``inc_qaly_mcse`` are added, computed from per-sample paired
+    differences sd/sqrt(n), so common random numbers reduce them.
+    """
+    df = _prepare(table, strategy, cost, qaly, sample)
+    names, samples, cs, qs = _wide(df)
+    if mcse and len(samples) < 2:
+        raise ValueError("mcse=True needs a PSA table with a 'sample' column and >= 2 samples")
+    c, q = cs.mean(axis=0), qs.mean(axis=0)
+    order = sorted(range(len(names)), key=lambda i: (c[i], -q[i], i))
+    status = dict.fromkeys(order, "frontier")
+    best_q = -np.inf
+    for i in order:
+        if q[i] <= best_q:
+            status[i] = "dominated"
+        best_q = max(best_q, q[i])
+
+    front = [i for i in order if status[i] == "frontier"]
+    while True:
+        icers = [(c[b] - c[a]) / (q[b] - q[a]) for a, b in pairwise(front)]
+        drop = {
+            front[k + 1]
+            for k in range(len(icers) - 1)
+            if icers[k] > icers[k + 1] + ICER_RTOL * abs(icers[k + 1])
+        }
+        if not drop:
+            break
+        for i in drop:
+            status[i] = "extendedly dominated"
+        front = [i for i in front if i not in drop]
+
+    rows, ref = [], None
+    for i in order:
+        row = {STRATEGY: names[i], COST: c[i], QALY: q[i], "compared_with": None}
+        row.update(inc_cost=np.nan, inc_qaly=np.nan, icer=np.nan, status=status[i])
+        row.update(inc_cost_mcse=np.nan, inc_qaly_mcse=np.nan)
+        if ref is not None:
+            dc, dq = cs[:, i] - cs[:, ref], qs[:, i] - qs[:, ref]
+            row.update(compared_with=names[ref], inc_cost=c[i] - c[ref], inc_qaly=q[i] - q[ref])
+            if status[i] == "frontier":
+                row["icer"] = row["inc_cost"] / row["inc_qaly"]
+            if mcse:
+                n = len(samples)
+                row.update(
+                    inc_cost_mcse=dc.std(ddof=1) / np.sqrt(n),
+                    inc_qaly_mcse=dq.std(ddof=1) / np.sqrt(n),
+                )
+        if status[i] == "frontier":
+            ref = i
+        rows.append(row)
+    cols = [STRATEGY, COST, QALY, "inc_cost", "inc_qaly", "icer", "status", "compared_with"]
+    return pd.DataFrame(rows)[cols + (["inc_cost_mcse", "inc_qaly_mcse"] if mcse else [])]
+
+
+# ------------------------------------------------------------------------ net benefit
+def net_benefit(table: pd.DataFrame, wtp: float | Sequence[float] | np.ndarray) -> pd.DataFrame:
+    """Net monetary benefit per row: ``nmb = wtp * qaly - cost`` (currency per person).
+
+    ``wtp`` (currency per QALY) is a scalar or a sequence of thresholds. Returns the input
+    rows repeated for each threshold (long format) with added ``wtp`` and ``nmb`` columns.
+    """
+    df = _prepare(table)
+    out = [table.assign(wtp=w, nmb=w * df[QALY] - df[COST]) for w in _as_wtp(wtp)]
+    return pd.concat(out, ignore_index=True)
+
+
+def _decision(cs: np.ndarray, qs: np.ndarray, wtps: np.ndarray):
+    """Per WTP: P(max NMB) and mean NMB per strategy (W, D), and per-person EVPI (W,)."""
+    prob = np.empty((len(wtps), cs.shape[1]))
+    mean = np.empty_like(prob)
+    value = np.empty(len(wtps))
+    for k, w in enumerate(wtps):
+        nmb = w * qs - cs
+        best = nmb.max(axis=1, keepdims=True)
+        wins = (nmb == best).astype(float)
+        prob[k] = (wins / wins.sum(axis=1, keepdims=True)).mean(axis=0)
+        mean[k] = nmb.mean(axis=0)
+        # opportunity loss of the expected-value-optimal strategy: >= 0 term by term
+        value[k] = (best[:, 0] - nmb[:, np.argmax(mean[k])]).mean()
+    return prob, mean, np.maximum(value, 0.0)
+
+
+def ceac(table: pd.DataFrame, wtp_grid: float | Sequence[float] | np.ndarray) -> pd.DataFrame:
+    """Cost-effectiveness acceptability curves.
+
+    For each WTP (currency per QALY) and strategy, the proportion of PSA samples in which
+    the strategy has the highest NMB. When k strategies tie exactly for the highest NMB in
+    a sample, each receives 1/k for that sample, so probabilities sum to 1 at every WTP.
+    Returns columns ``wtp, strategy, probability``.
+    """
+    names, _, cs, qs = _wide(_prepare(table))
+    wtps = _as_wtp(wtp_grid)
+    prob, _, _ = _decision(cs, qs, wtps)
+    return pd.DataFrame(
+        {
+            "wtp": np.repeat(wtps, len(names)),
+            STRATEGY: np.tile(np.asarray(names, dtype=object), len(wtps)),
+            "probability": prob.ravel(),
+        }
+    )
+
+
+def ceaf(table: pd.DataFrame, wtp_grid: float | Sequence[float] | np.ndarray) -> pd.DataFrame:
+    """Cost-effectiveness acceptability frontier.
+
+    For each WTP, the strategy with the highest *expected* NMB (ties: first in input order),
+    its expected NMB (currency per person) and its probability of being cost-effective
+    (as in :func:`ceac`). Returns columns ``wtp, strategy, expected_nmb, probability``.
+    """
+    names, _, cs, qs = _wide(_prepare(table))
+    wtps = _as_wtp(wtp_grid)
+    prob, mean, _ = _decision(cs, qs, wtps)
+    best = mean.argmax(axis=1)
+    rows = np.arange(len(wtps))
+    return pd.DataFrame(
+        {
+            "wtp": wtps,
+            STRATEGY: [names[i] for i in best],
+            "expected_nmb": mean[rows, best],
+            "probability": prob[rows, best],
+        }
+    )
+
+
+def evpi(
+    table: pd.DataFrame,
+    wtp_grid: float | Sequence[float] | np.ndarray,
+    population: float | None = None,
+) -> pd.DataFrame:
+    """Expected value of perfect information, ``E[max_d NMB_d] - max_d E[NMB_d]``.
+
+    Computed as the mean opportunity loss of the strategy with the highest expected NMB,
+    which is non-negative term by term (tiny negative rounding is clipped to 0) and exactly
+    0 when that strategy has the highest NMB in every sample. Units: currency per person.
+    ``population`` (persons; e.g. a discounted sum of future patients) adds
+    ``evpi_population = evpi * population``. Returns ``wtp, evpi[, evpi_population]``.
+    """
+    _check_population(population)
+    _, _, cs, qs = _wide(_prepare(table))
+    wtps = _as_wtp(wtp_grid)
+    out = pd.DataFrame({"wtp": wtps, "evpi": _decision(cs, qs, wtps)[2]})
+    if population is not None:
+        out["evpi_population"] = out["evpi"] * population
+    return out
+
+
+# ----------------------------------------------------------------------------- EVPPI
+def _margin(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cubic B-spline basis (knots at quantiles of x) and its penalty int f''(u)^2 du."""
+    lo, hi = x.min(), x.max()
+    if hi <= lo:  # constant parameter: carries no information
+        return np.ones((len(x), 1)), np.zeros((1, 1))
+    u = (x - lo) / (hi - lo)
+    breaks = np.unique(np.quantile(u, np.linspace(0.0, 1.0, k - 2)))
+    t = np.r_[[0.0] * 3, breaks, [1.0] * 3]
+    m = len(t) - 4
+    basis = BSpline.design_matrix(u, t, 3).toarray()
+    half, mid = np.diff(breaks) / 2, (breaks[:-1] + breaks[1:]) / 2
+    nodes = (mid[:, None] + half[:, None] * np.array([-1.0, 1.0]) / np.sqrt(3.0)).ravel()
+    d2 = BSpline(t, np.eye(m), 3).derivative(2)(nodes)  # 2-point Gauss rule is exact here
+    penalty = d2.T @ (np.repeat(half, 2)[:, None] * d2)
+    return basis, penalty / np.trace(penalty)
+
+
+def _design(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tensor-product spline design matrix and summed marginal penalties for x (n, d)."""
+    n, d = x.shape
+    k = _K_1D if d == 1 else max(4, int(min(_MAX_COLUMNS, n // 5) ** (1.0 / d) + 1e-9))
+    bases, pens = zip(*(_margin(x[:, j], k) for j in range(d)), strict=True)
+    design = reduce(lambda a, b: (a[:, :, None] * b[:, None, :]).reshape(n, -1), bases)
+    margins = [(p, b.shape[1]) for p, b in zip(pens, bases, strict=True)]
+    penalty = sum(
+        reduce(np.kron, [p if i == j else np.eye(s) for i, (p, s) in enumerate(margins)])
+        for j in range(d)
+    )
+    return design, np.asarray(penalty)
+
+
+def _smooth(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fitted values of penalised regression splines of each column of y (n, m) on x (n, d).
+
+    One smoothing parameter per column, chosen by generalised cross-validation over a log
+    grid, using the simultaneous diagonalisation of X'X and the penalty so that every
+    candidate costs O(p).
+    """
+    design, penalty = _design(x)
+    n, p = design.shape
+    if n <= p + 10:
+        raise ValueError(f"EVPPI needs more PSA samples than basis functions ({n} <= {p} + 10)")
+    xtx = design.T @ design
+    scale = np.trace(xtx) / p
+    penalty = penalty * (np.trace(xtx) / max(np.trace(penalty), 1e-300)) + 1e-10 * scale * np.eye(p)
+    mu, w = linalg.eigh(penalty, xtx + penalty)  # W'(X'X+S)W = I, W'SW = diag(mu)
+    mu = np.clip(mu, 0.0, 1.0)[:, None]
+    xw = design @ w
+    centre = y.mean(axis=0)
+    yc = y - centre
+    g = xw.T @ yc
+    lams = np.logspace(-8, 6, 57)[None, :]
+    denom = 1.0 - mu + lams * mu  # (p, L)
+    edf = ((1.0 - mu) / denom).sum(axis=0)
+    fitted = np.empty_like(y, dtype=float)
+    for j in range(y.shape[1]):
+        coef = g[:, [j]] / denom
+        rss = yc[:, j] @ yc[:, j] - 2 * (g[:, [j]] * coef).sum(0) + ((1 - mu) * coef**2).sum(0)
+        gcv = n * np.maximum(rss, 0.0) / np.maximum(n - edf, 1e-12) ** 2
+        fitted[:, j] = xw @ coef[:, np.argmin(gcv)] + centre[j]
+    return fitted
+
+
+def evppi(
+    table: pd.DataFrame,
+    parameters: pd.DataFrame,
+    wtp: float | Sequence[float] | np.ndarray,
+    groups: Mapping[str, Sequence[str] | str] | None = None,
+    population: float | None = None,
+) -> pd.DataFrame:
+    """Expected value of partial perfect information by nonparametric regression.
+
+    Method of Strong, Oakley & Brennan (2014, Med Decis Making 34:311-326). For each
+    non-reference strategy d (the reference is the first strategy in input order) the
+    conditional expectations E[dC_d | theta] and E[dQ_d | theta] of the incremental cost
+    and QALYs are estimated with a penalised cubic regression spline in theta (knots at
+    quantiles; tensor product with a single GCV-chosen smoothing parameter for groups of
+    up to 4 parameters). Since the smoother is linear in the response, the fitted
+    incremental NMB at each WTP is ``wtp * E[dQ|theta] - E[dC|theta]``; then
+    ``EVPPI = mean_s max_d f_sd - max_d mean_s f_sd`` (reference f = 0), computed as the
+    mean opportunity loss, and clipped to ``[0, EVPI]`` at the same WTP because regression
+    noise can push the estimate slightly above EVPI.
+
+    ``parameters``: one row per PSA sample, indexed by sample (or with a ``sample`` column),
+    one numeric column per parameter. ``groups`` maps a name to a list of columns; default
+    is one group per column. Returns ``group, wtp, evppi[, evppi_population]``, in currency
+    per person (times ``population`` persons).
+    """
+    _check_population(population)
+    df = _prepare(table)
+    if SAMPLE not in df.columns:
+        raise ValueError("EVPPI needs a PSA table with a 'sample' column")
+    names, samples, cs, qs = _wide(df)
+    wtps = _as_wtp(wtp)
+    if not isinstance(parameters, pd.DataFrame):
+        raise TypeError("parameters must be a pandas DataFrame")
+    params = parameters.set_index(SAMPLE) if SAMPLE in parameters.columns else parameters
+    if params.index.has_duplicates:
+        raise ValueError("parameters has duplicate sample labels")
+    missing = pd.Index(samples).difference(params.index)
+    if len(missing):
+        raise ValueError(f"parameters lacks {len(missing)} sample(s), e.g. {list(missing[:5])}")
+    params = params.loc[samples]
+    if groups is None:
+        groups = {str(col): [col] for col in params.columns}
+    groups = {
+        name: [cols] if isinstance(cols, str) else list(cols) for name, cols in groups.items()
+    }
+    for name, cols in groups.items():
+        bad = [col for col in cols if col not in params.columns]
+        if bad or not cols:
+            raise ValueError(f"group {name!r}: unknown or no parameter column(s) {bad}")
+        if len(cols) > _MAX_GROUP:
+            raise ValueError(f"group {name!r} has {len(cols)} parameters; at most {_MAX_GROUP}")
+        values = params[cols]
+        if not all(pd.api.types.is_numeric_dtype(values[c]) for c in cols):
+            raise ValueError(f"group {name!r}: parameters must be numeric")
+        if not np.isfinite(values.to_numpy(float)).all():
+            raise ValueError(f"group {name!r}: parameters contain NaN or infinite values")
+
+    limit = _decision(cs, qs, wtps)[2]
+    rel_c, rel_q = cs[:, 1:] - cs[:, :1], qs[:, 1:] - qs[:, :1]
+    rows = []
+    for name, cols in groups.items():
+        value = np.zeros(len(wtps))
+        if len(names) > 1:
+            fit = _smooth(params[cols].to_numpy(float), np.hstack([rel_c, rel_q]))
+            fit_c, fit_q = fit[:, : len(names) - 1], fit[:, len(names) - 1 :]
+            for k, w in enumerate(wtps):
+                f = np.hstack([np.zeros((len(samples), 1)), w * fit_q - fit_c])
+                value[k] = (f.max(axis=1) - f[:, np.argmax(f.mean(axis=0))]).mean()
+        rows.append(pd.DataFrame({"group": name, "wtp": wtps, "evppi": np.clip(value, 0, limit)}))
+    out = pd.concat(rows, ignore_index=True)
+    if population is not None:
+        out["evppi_population"] = out["evppi"] * population
+    return out
+
+
+# ------------------------------------------------------------------- summaries, plane
+def summarise(
+    table: pd.DataFrame,
+    by: str | Sequence[str] = STRATEGY,
+    columns: Sequence[str] = (COST, QALY),
+) -> pd.DataFrame:
+    """Mean and Monte Carlo standard error (sd / sqrt(n), sd with ddof=1) per group.
+
+    Returns ``by`` columns, ``n`` and ``<column>_mean``, ``<column>_mcse`` for each of
+    ``columns`` (units of the column; MCSE is NaN when n = 1).
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    columns = list(columns)
+    missing = [c for c in by + columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"table is missing column(s) {missing}")
+    for col in columns:
+        if not pd.api.types.is_numeric_dtype(table[col]) or table[col].isna().any():
+            raise ValueError(f"column {col!r} must be numeric without NaN")
+    grouped = table.groupby(by, sort=False)[columns]
+    n = grouped.size()
+    out = pd.DataFrame({"n": n})
+    mean, sd = grouped.mean(), grouped.std(ddof=1)
+    for col in columns:
+        out[f"{col}_mean"] = mean[col]
+        out[f"{col}_mcse"] = sd[col] / np.sqrt(n)
+    return out.reset_index()
+
+
+def ce_plane(table: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Per-sample incremental cost (currency) and QALYs (years) versus ``reference``.
+
+    Returns long columns ``sample, strategy, inc_cost, inc_qaly`` for every strategy other
+    than the reference (a deterministic table gives a single sample labelled 0).
+    """
+    names, samples, cs, qs = _wide(_prepare(table))
+    if reference not in names:
+        raise ValueError(f"reference {reference!r} is not a strategy; have {names}")
+    r = names.index(reference)
+    others = [i for i in range(len(names)) if i != r]
+    return pd.DataFrame(
+        {
+            SAMPLE: np.tile(samples, len(others)),
+            STRATEGY: np.repeat(np.asarray([names[i] for i in others], dtype=object), len(samples)),
+            "inc_cost": (cs[:, others] - cs[:, [r]]).T.ravel(),
+            "inc_qaly": (qs[:, others] - qs[:, [r]]).T.ravel(),
+        }
+    )

@@ -1,0 +1,143 @@
+"""Command line: ``hemodel run | check | schema``.
+
+Invalid scenarios print one message naming file, line and field, and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .scenario import ScenarioError, default_scenario_path, load_scenario, scenario_hash
+
+EXIT_INVALID = 2
+
+_EXAMPLES = """examples:
+  hemodel run                                   # default scenario (SERENA-6, US payer)
+  hemodel run scenarios/serena6_uk.yaml --patients 5000 --seed 7 --out results/uk
+  hemodel check my_scenario.yaml                # validate only
+  hemodel schema > scenario.schema.json         # JSON Schema for editor autocompletion
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hemodel",
+        description="Discrete-event health-economic model of ctDNA-guided ESR1 monitoring.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hemodel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="simulate every strategy and print summary and incremental tables",
+        epilog="example:\n  hemodel run scenarios/serena6_us.yaml --patients 10000 --out out/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    run.add_argument("--patients", type=_positive_int, default=2000, help="patients (default 2000)")
+    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument("--out", type=Path, help="folder for summary.csv, incremental.csv, ...")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    check = sub.add_parser(
+        "check",
+        help="validate a scenario file without running it",
+        epilog="example:\n  hemodel check scenarios/serena6_uk.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("scenario", help="scenario YAML")
+
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files",
+        epilog="example:\n  hemodel schema > scenario.schema.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a whole number >= 1")
+    return value
+
+
+def _run(args) -> int:
+    import pandas as pd
+
+    from .simulation import simulate
+    from .tables import incremental_table, summary_table
+
+    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    scenario = load_scenario(path)
+    progress = None if not args.quiet else False
+    results = simulate(scenario, patients=args.patients, seed=args.seed, progress=progress)
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(f"{scenario.name} — {args.patients:,} patients, seed {args.seed}")
+        print(f"Costs in {scenario.currency} ({scenario.price_year} prices); costs and QALYs "
+              f"discounted at {scenario.discount_rates.costs.value:.1%} / "
+              f"{scenario.discount_rates.qalys.value:.1%} a year; means per patient.\n")
+        print("Summary by strategy")
+        print(summary_table(results).to_string(index=False))
+        print(f"\nIncremental analysis against '{scenario.reference}'")
+        print(incremental_table(results).to_string(index=False))
+    if args.out:
+        _write(results, args, path, scenario)
+        print(f"\nWrote summary.csv, incremental.csv, patients.csv and manifest.json to {args.out}")
+    return 0
+
+
+def _write(results, args, path: Path, scenario) -> None:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    summary = results.summary()
+    summary.insert(1, "currency", results.currency)
+    summary.to_csv(out / "summary.csv", index=False)
+    inc = results.incremental()
+    inc.insert(2, "currency", results.currency)
+    inc.insert(3, "wtp_per_qaly", results.wtp)
+    inc.to_csv(out / "incremental.csv", index=False)
+    results.patients.to_csv(out / "patients.csv", index=False)
+    manifest = dict(results.metadata, scenario_file=str(path),
+                    scenario_hash=scenario_hash(scenario),
+                    strategies=results.strategies, reference=results.reference)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _check(args) -> int:
+    scenario = load_scenario(args.scenario)
+    print(f"{args.scenario}: OK — '{scenario.name}', {len(scenario.strategies)} strategies "
+          f"(reference: {scenario.reference}), currency {scenario.currency} "
+          f"{scenario.price_year}, hash {scenario_hash(scenario)[:12]}")
+    return 0
+
+
+def _schema(args) -> int:
+    from .schema import Scenario
+
+    print(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"run": _run, "check": _check, "schema": _schema}[args.command]
+    try:
+        return handler(args)
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Human-readable tables: display names with currency and units, formatted numbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .results import Results
+
+
+def summary_table(results: Results) -> pd.DataFrame:
+    """Per-strategy summary for display (discounted costs and QALYs; MC standard errors)."""
+    cur = results.currency
+    s = results.summary()
+    out = pd.DataFrame({"Strategy": s["strategy"]})
+    out[f"Cost ({cur}, disc.)"] = s["cost_total"].map(_money)
+    out[f"± SE ({cur})"] = s["cost_total_se"].map(_money)
+    out["QALYs (disc.)"] = s["qalys"].map("{:.3f}".format)
+    out["± SE"] = s["qalys_se"].map("{:.3f}".format)
+    out["LYs (undisc.)"] = s["lys_undiscounted"].map("{:.2f}".format)
+    out["PF time (months)"] = s["mean_progression_free_months"].map("{:.1f}".format)
+    out["Progressed (%)"] = (100 * s["progressions"]).map("{:.1f}".format)
+    out["Tests / patient"] = s["tests"].map("{:.2f}".format)
+    out["Switched (%)"] = (100 * s["switches"]).map("{:.1f}".format)
+    out["FP switches (%)"] = (100 * s["false_positive_switches"]).map("{:.1f}".format)
+    out["Lead time (months)"] = s["mean_lead_time_months"].map(_maybe("{:.1f}"))
+    out["Lab wait (days)"] = s["mean_lab_wait_days"].map(_maybe("{:.1f}"))
+    return out
+
+
+def incremental_table(results: Results) -> pd.DataFrame:
+    """Each strategy against the reference, for display."""
+    cur = results.currency
+    inc = results.incremental()
+    out = pd.DataFrame({"Strategy": inc["strategy"]})
+    out[f"ΔCost ({cur})"] = inc["inc_cost"].map(_money)
+    out[f"± SE ({cur})"] = inc["inc_cost_se"].map(_money)
+    out["ΔQALYs"] = inc["inc_qalys"].map("{:.4f}".format)
+    out["± SE"] = inc["inc_qalys_se"].map("{:.4f}".format)
+    out[f"ICER ({cur}/QALY)"] = [
+        _money(v) if note == "" else note for v, note in zip(inc["icer"], inc["note"], strict=True)
+    ]
+    out[f"INMB at {_money(results.wtp)}/QALY ({cur})"] = inc["inmb"].map(_money)
+    return out
+
+
+def _money(x: float) -> str:
+    return "" if pd.isna(x) else f"{x:,.0f}"
+
+
+def _maybe(fmt: str):
+    return lambda x: "—" if pd.isna(x) else fmt.format(x)
