@@ -81,9 +81,11 @@ def _run(args) -> int:
     results = simulate(scenario, patients=args.patients, seed=args.seed, progress=progress)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(f"{scenario.name} — {args.patients:,} patients, seed {args.seed}")
-        print(f"Costs in {scenario.currency} ({scenario.price_year} prices); costs and QALYs "
-              f"discounted at {scenario.discount_rates.costs.value:.1%} / "
-              f"{scenario.discount_rates.qalys.value:.1%} a year; means per patient.\n")
+        print(
+            f"Costs in {scenario.currency} ({scenario.price_year} prices); costs and QALYs "
+            f"discounted at {scenario.discount_rates.costs.value:.1%} / "
+            f"{scenario.discount_rates.qalys.value:.1%} a year; means per patient.\n"
+        )
         print("Summary by strategy")
         print(summary_table(results).to_string(index=False))
         print(f"\nIncremental analysis against '{scenario.reference}'")
@@ -105,17 +107,23 @@ def _write(results, args, path: Path, scenario) -> None:
     inc.insert(3, "wtp_per_qaly", results.wtp)
     inc.to_csv(out / "incremental.csv", index=False)
     results.patients.to_csv(out / "patients.csv", index=False)
-    manifest = dict(results.metadata, scenario_file=str(path),
-                    scenario_hash=scenario_hash(scenario),
-                    strategies=results.strategies, reference=results.reference)
+    manifest = dict(
+        results.metadata,
+        scenario_file=str(path),
+        scenario_hash=scenario_hash(scenario),
+        strategies=results.strategies,
+        reference=results.reference,
+    )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 def _check(args) -> int:
     scenario = load_scenario(args.scenario)
-    print(f"{args.scenario}: OK — '{scenario.name}', {len(scenario.strategies)} strategies "
-          f"(reference: {scenario.reference}), currency {scenario.currency} "
-          f"{scenario.price_year}, hash {scenario_hash(scenario)[:12]}")
+    print(
+        f"{args.scenario}: OK — '{scenario.name}', {len(scenario.strategies)} strategies "
+        f"(reference: {scenario.reference}), currency {scenario.currency} "
+        f"{scenario.price_year}, hash {scenario_hash(scenario)[:12]}"
+    )
     return 0
 
 

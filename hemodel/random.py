@@ -55,21 +55,23 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _S31)
 
 
-def uniforms(seed: int, sample: int, purpose: str, patients, count: int = 1) -> np.ndarray:
-    """Uniforms in (0, 1), shape ``(len(patients), count)``; column j is draw index j."""
+def uniforms(
+    seed: int, sample: int, purpose: str, patients, count: int = 1, start: int = 0
+) -> np.ndarray:
+    """Uniforms in (0, 1), shape ``(len(patients), count)``; column j is draw index start + j."""
     patients = np.asarray(patients, dtype=np.uint64).reshape(-1, 1)
     with np.errstate(over="ignore"):
         h = _mix(np.full(1, seed & _MASK, dtype=np.uint64))
         h = _mix(h ^ np.uint64(sample & _MASK))
         h = _mix(h ^ np.uint64(purpose_id(purpose)))
         h = _mix(h ^ patients)
-        h = _mix(h ^ np.arange(count, dtype=np.uint64).reshape(1, -1))
+        h = _mix(h ^ np.arange(start, start + count, dtype=np.uint64).reshape(1, -1))
     return ((h >> _S11).astype(np.float64) + 0.5) * _TO_UNIT
 
 
 def uniform(seed: int, sample: int, purpose: str, patient: int, index: int = 0) -> float:
     """One uniform, equal to ``uniforms(seed, sample, purpose, [patient], index + 1)[0, index]``."""
-    return float(uniforms(seed, sample, purpose, [patient], index + 1)[0, index])
+    return float(uniforms(seed, sample, purpose, [patient], 1, start=index)[0, 0])
 
 
 def exponentials(seed: int, sample: int, purpose: str, patients, count: int = 1) -> np.ndarray:

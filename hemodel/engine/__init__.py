@@ -53,6 +53,7 @@ class StrategyRun:
         cap = inputs.lab_capacity
         self.lab = FiniteLab(self.env, cap) if cap is not None else UnlimitedLab()
         ids = cohort.ids
+        self._more: dict[tuple[str, int, int], np.ndarray] = {}
         self._u = {
             p: rnd.uniforms(seed, sample, p, ids, _BLOCK)
             for p in ("test_result", "turnaround", "transport")
@@ -63,9 +64,16 @@ class StrategyRun:
         }
 
     def _u_at(self, purpose: str, i: int, k: int) -> float:
+        """Uniform for test ``k`` of patient ``i``; blocks beyond the first are made on demand."""
         if k < _BLOCK:
             return float(self._u[purpose][i, k])
-        return rnd.uniform(self.seed, self.sample, purpose, int(self.cohort.ids[i]), k)
+        block = k // _BLOCK
+        key = (purpose, i, block)
+        if key not in self._more:
+            self._more[key] = rnd.uniforms(
+                self.seed, self.sample, purpose, [int(self.cohort.ids[i])], _BLOCK, block * _BLOCK
+            )[0]
+        return float(self._more[key][k % _BLOCK])
 
     def monitoring_test(self, patient: Patient, k: int, now: float, emerged: bool) -> Test:
         """Blood test number ``k`` (0-based) drawn at day ``now``; its result is fixed here."""

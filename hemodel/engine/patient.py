@@ -90,10 +90,6 @@ class Patient:
         planned_switch = INF
         events: list[tuple[float, str, float]] = []
 
-        if emergence == 0.0:
-            self.trace(0.0, "esr1_present_at_start")
-        elif emergence < end1:
-            self.trace(float(emergence), "esr1_emerges")
         no_switch_detection = next_on_grid(
             min(other, self.esr1_progression(INF, 1.0)), plan.imaging_every
         )
@@ -194,6 +190,8 @@ class Patient:
                 self.trace(t2, "second_progression")
         if end > now:
             yield env.timeout(end - now)
+        if emergence <= end:  # latent biology: recorded once the end of follow-up is known
+            self.trace(float(emergence), "esr1_emerges" if emergence > 0 else "esr1_at_start")
         if died:
             cause = "disease" if end < c.background_death[i] else "background"
             self.trace(end, "death", cause)
