@@ -1,3 +1,27 @@
 """hemodel: discrete-event health-economic modelling of ctDNA-guided therapy switching."""
 
 __version__ = "0.1.0"
+
+from .results import Results  # noqa: E402
+from .scenario import (  # noqa: E402
+    ScenarioError,
+    default_scenario_path,
+    load_scenario,
+    parameters,
+    scenario_from_dict,
+    scenario_hash,
+    with_values,
+)
+from .simulation import simulate  # noqa: E402
+
+__all__ = [
+    "Results",
+    "ScenarioError",
+    "default_scenario_path",
+    "load_scenario",
+    "parameters",
+    "scenario_from_dict",
+    "scenario_hash",
+    "simulate",
+    "with_values",
+]

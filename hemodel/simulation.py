@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .cohort import draw_cohort
-from .engine import OUTCOME_COLUMNS, run_strategy
+from .engine import run_strategy
 from .model import build_inputs
 from .results import Results
 from .scenario import load_scenario, scenario_hash
@@ -55,8 +55,7 @@ def simulate(
     frames = []
     with bar:
         for plan in inputs.strategies:
-            cols = run_strategy(inputs, plan, cohort, seed, sample, events, batch_size, bar.update)
-            frame = pd.DataFrame(cols, columns=list(OUTCOME_COLUMNS))
+            frame = run_strategy(inputs, plan, cohort, seed, sample, events, batch_size, bar.update)
             frame.insert(0, "strategy", plan.name)
             frame.insert(0, "patient", cohort.ids)
             frames.append(frame)

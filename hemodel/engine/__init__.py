@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import simpy
 
 from .. import random as rnd
@@ -171,24 +172,24 @@ def run_strategy(
     trace: list | None = None,
     batch_size: int = 1000,
     on_batch=None,
-) -> dict[str, list]:
-    """Simulate ``cohort`` under ``plan``; returns outcome columns (lists, one entry a patient).
+) -> pd.DataFrame:
+    """Simulate ``cohort`` under ``plan``: one row of outcomes per patient (OUTCOME_COLUMNS).
 
     ``trace``: if a list is given, events ``(patient, strategy, day, event, detail)`` are
-    appended to it. ``on_batch(n)`` is called after each batch of ``n`` patients.
+    appended to it. ``on_batch(n)`` is called after each batch of ``n`` patients. Rows are
+    turned into a typed frame batch by batch, so Python objects never pile up.
     """
     n = len(cohort)
     step = n if inputs.lab_capacity is not None else max(1, batch_size)
-    columns: dict[str, list] = {name: [] for name in OUTCOME_COLUMNS}
+    frames = []
     for start in range(0, n, step):
         part = _slice(cohort, start, min(start + step, n))
         run = StrategyRun(inputs, plan, part, seed, sample, trace)
-        for p in run.run():
-            for key, value in _row(p, run).items():
-                columns[key].append(value)
+        rows = [_row(p, run) for p in run.run()]
+        frames.append(pd.DataFrame.from_records(rows, columns=list(OUTCOME_COLUMNS)))
         if on_batch is not None:
             on_batch(len(part))
-    return columns
+    return pd.concat(frames, ignore_index=True)
 
 
 def _slice(c: Cohort, a: int, b: int) -> Cohort:
