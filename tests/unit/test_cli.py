@@ -1,0 +1,86 @@
+"""The command line as a user meets it: run, check, schema, exit codes, written files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from hemodel.cli import main
+from hemodel.scenario import default_scenario_path, load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = str(ROOT / "scenarios" / "tiny.yaml")
+
+
+def test_run_prints_tables_with_currency_and_writes_outputs(tmp_path, capsys):
+    """`hemodel run` prints summary and incremental tables naming the currency and units,
+    and writes summary.csv (a strategy column), incremental.csv, patients.csv, manifest.json."""
+    code = main(["run", TINY, "--patients", "60", "--seed", "3", "--out", str(tmp_path)])
+    out = capsys.readouterr()
+    assert code == 0
+    assert "Cost (USD, disc.)" in out.out and "ICER (USD/QALY)" in out.out
+    assert "PF time (months)" in out.out and "blood_test_q12w" in out.out
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary["strategy"]) == [
+        "imaging_only",
+        "test_at_progression",
+        "blood_test_q12w",
+        "blood_test_q12w_next_visit",
+    ]
+    assert (summary["currency"] == "USD").all()
+    inc = pd.read_csv(tmp_path / "incremental.csv")
+    assert inc.loc[inc["strategy"] == "imaging_only", "inc_cost"].item() == 0
+    patients = pd.read_csv(tmp_path / "patients.csv")
+    assert len(patients) == 60 * 4
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["patients"] == 60
+    assert len(manifest["scenario_hash"]) == 64 and manifest["hemodel_version"]
+    assert out.err == ""  # no progress bar when output is not a terminal
+
+
+def test_the_same_command_twice_writes_identical_tables(tmp_path):
+    """Reproducible from the command line: same seed → byte-identical CSV tables."""
+    for d in ("a", "b"):
+        assert main(["run", TINY, "--patients", "30", "--out", str(tmp_path / d), "--quiet"]) == 0
+    for name in ("summary.csv", "incremental.csv", "patients.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_check_accepts_every_shipped_scenario(capsys):
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        assert main(["check", str(path)]) == 0
+        assert "OK" in capsys.readouterr().out
+
+
+def test_schema_is_json_schema_of_the_scenario(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "Scenario"
+    assert {"strategies", "assays", "natural_history", "reference"} <= set(schema["properties"])
+
+
+def test_default_scenario_is_found_and_valid():
+    """Without a SCENARIO argument the bundled SERENA-6 US scenario is used."""
+    path = default_scenario_path()
+    assert path.name == "serena6_us.yaml" and path.exists()
+    assert load_scenario().currency == "USD"
+
+
+def test_invalid_file_exits_2_without_traceback(tmp_path):
+    """A real process: a bad value gives exit code 2, one message with file:line, no traceback."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {TINY}\nassays:\n  blood_test:\n    sensitivity: 1.5\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hemodel", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert f"{bad}:4: assays.blood_test.sensitivity" in proc.stderr
+    assert "between 0 and 1" in proc.stderr
