@@ -53,43 +53,51 @@ class StrategyRun:
         self.env = simpy.Environment()
         cap = inputs.lab_capacity
         self.lab = FiniteLab(self.env, cap) if cap is not None else UnlimitedLab()
-        ids = cohort.ids
-        self._more: dict[tuple[str, int, int], np.ndarray] = {}
-        self._u = {
-            p: rnd.uniforms(seed, sample, p, ids, _BLOCK)
-            for p in ("test_result", "turnaround", "transport")
+        # Per-test draws come in blocks of _BLOCK tests per patient, already transformed
+        # (uniform for the result, days for the delays), so the inner loop only indexes.
+        assay = plan.assay
+        self._transforms = {
+            "test_result": None,
+            "turnaround": assay.turnaround.ppf if assay else None,
+            "transport": inputs.transport.ppf,
         }
-        self._p = {
-            p: rnd.uniforms(seed, sample, p, ids)[:, 0]
-            for p in ("progression_test", "progression_tat")
-        }
+        self._blocks: dict[tuple[str, int], np.ndarray] = {}
+        if assay is not None:
+            for purpose in self._transforms:
+                self._blocks[(purpose, 0)] = self._block(purpose, cohort.ids, 0)
+        self._progression_u = rnd.uniforms(seed, sample, "progression_test", cohort.ids)[:, 0]
+        tat_u = rnd.uniforms(seed, sample, "progression_tat", cohort.ids)[:, 0]
+        pa = plan.progression_assay
+        self._progression_tat = pa.turnaround.ppf(tat_u) if pa is not None else tat_u
 
-    def _u_at(self, purpose: str, i: int, k: int) -> float:
-        """Uniform for test ``k`` of patient ``i``; blocks beyond the first are made on demand."""
+    def _block(self, purpose: str, ids, block: int) -> np.ndarray:
+        u = rnd.uniforms(self.seed, self.sample, purpose, ids, _BLOCK, block * _BLOCK)
+        transform = self._transforms[purpose]
+        return u if transform is None else transform(u)
+
+    def _draw_value(self, purpose: str, i: int, k: int) -> float:
+        """Value for test ``k`` of patient ``i``; blocks beyond the first are made on demand."""
         if k < _BLOCK:
-            return float(self._u[purpose][i, k])
-        block = k // _BLOCK
-        key = (purpose, i, block)
-        if key not in self._more:
-            self._more[key] = rnd.uniforms(
-                self.seed, self.sample, purpose, [int(self.cohort.ids[i])], _BLOCK, block * _BLOCK
-            )[0]
-        return float(self._more[key][k % _BLOCK])
+            return float(self._blocks[(purpose, 0)][i, k])
+        key = (purpose, i, k // _BLOCK)
+        if key not in self._blocks:
+            self._blocks[key] = self._block(purpose, [int(self.cohort.ids[i])], k // _BLOCK)[0]
+        return float(self._blocks[key][k % _BLOCK])
 
     def monitoring_test(self, patient: Patient, k: int, now: float, emerged: bool) -> Test:
         """Blood test number ``k`` (0-based) drawn at day ``now``; its result is fixed here."""
         assay, i = self.plan.assay, patient.i
-        u = self._u_at("test_result", i, k)
+        u = self._draw_value("test_result", i, k)
         positive = u < assay.sensitivity if emerged else u >= assay.specificity
-        service = float(assay.turnaround.ppf(self._u_at("turnaround", i, k)))
-        transport = float(self.inputs.transport.ppf(self._u_at("transport", i, k)))
+        service = self._draw_value("turnaround", i, k)
+        transport = self._draw_value("transport", i, k)
         return Test(k, now, positive, positive and emerged, transport, service)
 
     def progression_test(self, patient: Patient, now: float, present: bool) -> Test:
         assay, i = self.plan.progression_assay, patient.i
-        u = self._p["progression_test"][i]
+        u = self._progression_u[i]
         positive = u < assay.sensitivity if present else u >= assay.specificity
-        service = float(assay.turnaround.ppf(self._p["progression_tat"][i]))
+        service = float(self._progression_tat[i])
         return Test(-1, now, positive, positive and present, 0.0, service)
 
     def run(self) -> list[Patient]:
