@@ -208,7 +208,8 @@ def net_benefit(table: pd.DataFrame, wtp: float | Sequence[float] | np.ndarray) 
     rows repeated for each threshold (long format) with added ``wtp`` and ``nmb`` columns.
     """
     df = _prepare(table)
-    out = [table.assign(wtp=w, nmb=w * df[QALY] - df[COST]) for w in _as_wtp(wtp)]
+    q, c = df[QALY].to_numpy(float), df[COST].to_numpy(float)
+    out = [table.assign(wtp=w, nmb=w * q - c) for w in _as_wtp(wtp)]
     return pd.concat(out, ignore_index=True)
 
 
@@ -368,9 +369,12 @@ def evppi(
     Method of Strong, Oakley & Brennan (2014, Med Decis Making 34:311-326). For each
     non-reference strategy d (the reference is the first strategy in input order) the
     conditional expectations E[dC_d | theta] and E[dQ_d | theta] of the incremental cost
-    and QALYs are estimated with a penalised cubic regression spline in theta (knots at
-    quantiles; tensor product with a single GCV-chosen smoothing parameter for groups of
-    up to 4 parameters). Since the smoother is linear in the response, the fitted
+    and QALYs are estimated with a penalised cubic regression spline in theta: each
+    parameter is rescaled to [0, 1], with 20 B-spline basis functions (knots at sample
+    quantiles) and a curvature penalty; a group of up to 4 parameters uses their tensor
+    product (about min(256, n/5) basis functions, >= 4 per parameter) with one smoothing
+    parameter shared by its margins. Each fitted response gets its own smoothing parameter,
+    chosen by generalised cross-validation. Since the smoother is linear in the response, the fitted
     incremental NMB at each WTP is ``wtp * E[dQ|theta] - E[dC|theta]``; then
     ``EVPPI = mean_s max_d f_sd - max_d mean_s f_sd`` (reference f = 0), computed as the
     mean opportunity loss, and clipped to ``[0, EVPI]`` at the same WTP because regression
@@ -450,7 +454,7 @@ def summarise(
     for col in columns:
         if not pd.api.types.is_numeric_dtype(table[col]) or table[col].isna().any():
             raise ValueError(f"column {col!r} must be numeric without NaN")
-    grouped = table.groupby(by, sort=False)[columns]
+    grouped = table.groupby(by, sort=False, dropna=False)[columns]
     n = grouped.size()
     out = pd.DataFrame({"n": n})
     mean, sd = grouped.mean(), grouped.std(ddof=1)
