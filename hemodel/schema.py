@@ -571,6 +571,53 @@ class Target(Strict):
         return self
 
 
+class Correlation(Strict):
+    """Correlated PSA draws: a Gaussian copula over parameters that have ``psa`` distributions.
+
+    ``matrix`` is the correlation matrix of the underlying normals (unit diagonal, symmetric,
+    positive definite), in the order of ``parameters`` (dotted paths).
+    """
+
+    parameters: list[str] = Field(min_length=2)
+    matrix: list[list[float]]
+
+    @model_validator(mode="after")
+    def _check(self):
+        import numpy as np
+
+        m = np.asarray(self.matrix, dtype=float)
+        k = len(self.parameters)
+        if m.shape != (k, k):
+            raise ValueError(f"matrix must be {k}×{k} (one row and column per parameter)")
+        if not np.allclose(m, m.T) or not np.allclose(np.diag(m), 1.0):
+            raise ValueError("matrix must be symmetric with ones on the diagonal")
+        if np.any(np.abs(m) > 1) or np.linalg.eigvalsh(m).min() <= 0:
+            raise ValueError("matrix must be a positive definite correlation matrix")
+        return self
+
+
+class DirichletGroup(Strict):
+    """Probabilities that sum to one, drawn jointly: Dirichlet(``concentrations``)."""
+
+    parameters: list[str] = Field(min_length=2)
+    concentrations: list[float] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if len(self.parameters) != len(self.concentrations):
+            raise ValueError("give one concentration per parameter")
+        if any(a <= 0 for a in self.concentrations):
+            raise ValueError("concentrations must be > 0")
+        return self
+
+
+class Uncertainty(Strict):
+    """Joint structure of the PSA draws (each parameter's own ``psa:`` gives its marginal)."""
+
+    correlations: list[Correlation] = Field(default_factory=list)
+    dirichlet: list[DirichletGroup] = Field(default_factory=list)
+
+
 _NAME = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 
 
@@ -602,3 +649,4 @@ class Scenario(Strict):
     targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")], Target] = Field(
         default_factory=dict
     )
+    uncertainty: Uncertainty = Field(default_factory=Uncertainty)
