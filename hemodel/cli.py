@@ -6,6 +6,7 @@ Invalid scenarios print one message naming file, line and field, and exit with c
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -14,6 +15,10 @@ from . import __version__
 from .scenario import ScenarioError, default_scenario_path, load_scenario, scenario_hash
 
 EXIT_INVALID = 2
+
+#: Further subcommands, one module each in hemodel/commands/ with ``register(subparsers)``;
+#: each registered parser sets ``handler`` (a function of the parsed args returning an exit code).
+COMMANDS: tuple[str, ...] = ()
 
 _EXAMPLES = """examples:
   hemodel run                                   # default scenario (SERENA-6, US payer)
@@ -59,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example:\n  hemodel schema > scenario.schema.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    for name in COMMANDS:
+        importlib.import_module(f"hemodel.commands.{name}").register(sub)
     return parser
 
 
@@ -136,7 +143,8 @@ def _schema(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "check": _check, "schema": _schema}[args.command]
+    core = {"run": _run, "check": _check, "schema": _schema}
+    handler = core.get(args.command) or args.handler
     try:
         return handler(args)
     except ScenarioError as exc:
