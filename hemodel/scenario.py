@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from . import schema
 from .schema import Param, Scenario
 
 Loc = tuple[Any, ...]
@@ -69,7 +70,9 @@ def _fail(file: str, line: int | None, path: Loc, message: str) -> ScenarioError
 def _to_data(node: yaml.Node, file: str, path: Loc, lines: dict, builder) -> Any:
     line = node.start_mark.line + 1
     if node.tag not in _SAFE_TAGS:
-        raise _fail(file, line, path, f"YAML tag {node.tag!r} is not allowed in scenario files")
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        msg = f"YAML tag {tag!r} is not allowed: remove it (plain values only)"
+        raise _fail(file, line, path, msg)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -79,13 +82,8 @@ def _to_data(node: yaml.Node, file: str, path: Loc, lines: dict, builder) -> Any
             key = str(key)
             key_line = key_node.start_mark.line + 1
             if key in out:
-                first = lines[path + (key,)][1]
-                raise _fail(
-                    file,
-                    key_line,
-                    path + (key,),
-                    f"duplicate key {key!r} (first defined at line {first}); names must be unique",
-                )
+                msg = f"{key!r} appears twice (first on line {lines[path + (key,)][1]})"
+                raise _fail(file, key_line, path + (key,), msg + ": rename or remove one")
             lines[path + (key,)] = (file, key_line)
             out[key] = _to_data(value_node, file, path + (key,), lines, builder)
         return out
@@ -101,37 +99,60 @@ def _to_data(node: yaml.Node, file: str, path: Loc, lines: dict, builder) -> Any
     return value
 
 
+_YAML_HINTS = (  # clue in PyYAML's message → what to do
+    ("'\\t'", "indent with spaces, not tabs"),
+    ("<block", "the indentation does not line up with the lines above"),
+    ("mapping values", "put text containing ': ' in quotes, or fix the indentation"),
+    ("flow", "a [ or { is not closed, or a comma is missing between items"),
+    ("quoted scalar", "a quote is not closed"),
+    ("", "check the indentation, brackets and quotes"),
+)
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    text = str(exc.problem or exc)
+    start, end = exc.context_mark, exc.problem_mark
+    if exc.context and start and end and start.line != end.line:
+        text += f" ({exc.context} started on line {start.line + 1})"
+    return f"malformed YAML: {text}; " + next(h for clue, h in _YAML_HINTS if clue in text)
+
+
+def _shown(path: Path) -> str:
+    """A file name as the user would type it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _read(path: Path) -> _Doc:
-    file = str(path)
+    file = _shown(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise _fail(file, None, (), "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        msg = f"not UTF-8 text (byte 0x{bad}): save the file with UTF-8 encoding"
+        raise _fail(file, line, (), msg) from None
+    except OSError as exc:
         raise _fail(file, None, (), f"cannot read file: {exc}") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise _fail(file, line, (), f"malformed YAML: {exc.problem or exc}") from None
+        raise _fail(file, line, (), _yaml_message(exc)) from None
     except yaml.YAMLError as exc:
         raise _fail(file, None, (), f"malformed YAML: {exc}") from None
+    sections = "a mapping of sections (name: ..., currency: ..., strategies: ...)"
     if node is None:
-        raise _fail(
-            file,
-            None,
-            (),
-            "file is empty: a scenario is a mapping of sections (name, currency, strategies, ...)",
-        )
+        raise _fail(file, None, (), f"file is empty: a scenario is {sections}")
     if not isinstance(node, yaml.MappingNode):
-        raise _fail(
-            file,
-            node.start_mark.line + 1,
-            (),
-            "the document must be a mapping of sections (key: value), "
-            f"not a {'list' if isinstance(node, yaml.SequenceNode) else 'single value'}",
-        )
+        kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+        msg = f"the file holds {kind}, but a scenario must be {sections}"
+        raise _fail(file, node.start_mark.line + 1, (), msg)
     doc = _Doc(None)
     try:
         doc.data = _to_data(node, file, (), doc.lines, yaml.SafeLoader(""))
@@ -159,24 +180,21 @@ def _merge(base: _Doc, over: _Doc) -> _Doc:
 
 def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> _Doc:
     path = path.resolve()
-    if path in chain:
-        cycle = " -> ".join(p.name for p in chain + (path,))
-        raise _fail(str(chain[-1]), None, ("extends",), f"circular extends: {cycle}")
     doc = _read(path)
     parent = doc.data.pop("extends", None)
     if parent is None:
         return doc
-    where = doc.lines.get(("extends",), (str(path), None))
+    where = doc.lines.get(("extends",), (_shown(path), None))
     if not isinstance(parent, str) or not parent.strip():
-        raise _fail(where[0], where[1], ("extends",), "must name another scenario file")
+        raise _fail(*where, ("extends",), "must name another scenario file, e.g. tiny.yaml")
     parent_path = (path.parent / parent).resolve()
     if not parent_path.exists():
-        raise _fail(
-            where[0],
-            where[1],
-            ("extends",),
-            f"file {parent!r} not found (looked for {parent_path})",
-        )
+        msg = f"file {parent!r} not found (looked for {parent_path}; paths are relative to "
+        raise _fail(*where, ("extends",), msg + "the folder of the file that extends)")
+    if parent_path in chain + (path,):
+        cycle = " -> ".join(p.name for p in chain + (path, parent_path))
+        message = f"circular extends ({cycle}): a file cannot extend itself, even indirectly"
+        raise _fail(*where, ("extends",), message)
     return _merge(_load_raw(parent_path, chain + (path,)), doc)
 
 
@@ -256,27 +274,91 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [f.alias or n for n, f in model.model_fields.items()]
 
 
+_TAGS = {  # discriminator → distribution names allowed
+    key: [
+        typing.get_args(m.model_fields[key].annotation)[0]
+        for m in typing.get_args(typing.get_args(tp)[0])
+    ]
+    for key, tp in (("dist", schema.PSADistribution), ("distribution", schema.TimeToEventSpec))
+}
+_PATTERNS = {
+    "^[A-Z]{3}$": "must be a three-letter currency code in capitals, e.g. USD, GBP or EUR",
+    schema._NAME: "names must start with a letter and use only letters, digits, _ and - "
+    "(no spaces)",
+}
+_WORDING = (
+    ("Input should be", "must be"),
+    ("a valid integer, unable to parse string as an integer", "a whole number"),
+    ("a valid number, unable to parse string as a number", "a number"),
+    ("a valid boolean, unable to interpret input", "true or false"),
+    ("a valid list", "a list in square brackets, e.g. [1, 2]"),
+    ("a valid string", "text"),
+)
+_MISSING = {
+    "per": ": add the billing period, e.g. per: month (or day, week, year, '28 days')",
+    "unit": ": add unit: days, weeks, months or years",
+}
+_PSA_HINTS = (  # clue in the parameter's allowed range → distribution to suggest
+    ("probability", "use dist: beta, e.g. {dist: beta, mean: 0.9, sd: 0.05}"),
+    ("utility <=", "use dist: beta (values between 0 and 1)"),
+    (">", "use dist: gamma or lognormal, which never go below 0"),
+    ("", "use dist: uniform or triangular with low and high inside that range"),
+)
+
+
+def _message(err: dict, path: Loc, value: Any) -> tuple[Loc, str]:
+    """A health economist's wording of a pydantic error, and the data path it belongs to."""
+    kind, ctx, loc = err["type"], err.get("ctx") or {}, tuple(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind == "missing":
+        return path + (loc[-1],), "is required but missing" + _MISSING.get(loc[-1], "")
+    if kind.startswith("union_tag"):
+        key = ctx["discriminator"].strip("'")
+        allowed = ", ".join(_TAGS.get(key, []))
+        if kind == "union_tag_not_found":
+            return path, f"needs '{key}:' naming a distribution, one of: {allowed}"
+        guess = difflib.get_close_matches(str(ctx["tag"]), _TAGS.get(key, []), n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        return path + (key,), f"unknown distribution {ctx['tag']!r}{hint} (allowed: {allowed})"
+    if kind == "string_pattern_mismatch":
+        rule = _PATTERNS.get(ctx.get("pattern"), f"must match the pattern {ctx.get('pattern')}")
+        return path, f"name {loc[-2]!r} is not allowed: {rule}" if loc[-1] == "[key]" else rule
+    if kind in ("dict_type", "model_type"):
+        return path, "must be a mapping of keys to values (key: value, one per line)"
+    if isinstance(value, dict) and msg.startswith(("psa ", "range ")):
+        path += (msg.split()[0],)
+        if msg.startswith("psa "):
+            msg += "; " + next(h for clue, h in _PSA_HINTS if clue in msg.split("must be")[-1])
+    for old, new in _WORDING:
+        msg = msg.replace(old, new)
+    return path, msg
+
+
 def _problem(err: dict, data: Any, lines: dict, file: str) -> Problem:
     loc = tuple(err["loc"])
     path, value = _data_path(data, loc)
-    kind = err["type"]
-    line_loc = path
-    while line_loc and line_loc not in lines:
-        line_loc = line_loc[:-1]
-    where_file, line = lines.get(line_loc, (file, None))
-    if kind == "extra_forbidden":
+    if err["type"] == "extra_forbidden":
         key = loc[-1]
         model = _model_at(path[:-1] if path and path[-1] == key else path, data)
         allowed = _keys_of(model) if model else []
         guess = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
         hint = f"; did you mean {guess[0]!r}?" if guess else ""
         listing = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
-        return Problem(where_file, line, _dotted(path), f"unknown key {key!r}{hint}{listing}")
-    if kind == "missing":
-        return Problem(where_file, line, _dotted(path + (loc[-1],)), "is required but missing")
-    msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    shown = value if not isinstance(value, dict | list) else None
-    got = f" (got {shown!r})" if shown is not None and repr(shown) not in msg else ""
+        msg = f"unknown key {key!r}{hint}{listing}"
+    else:
+        path, msg = _message(err, path, value)
+    line_loc = path
+    while line_loc and line_loc not in lines:
+        line_loc = line_loc[:-1]
+    where_file, line = lines.get(line_loc, (file, None))
+    if err["type"] in ("extra_forbidden", "missing") or isinstance(value, dict | list):
+        got = ""
+    elif isinstance(value, bool):
+        got = f" (got {str(value).lower()}; YAML reads yes/no/on/off as true/false)"
+    elif value is None:
+        got = " (the value is empty)"
+    else:
+        got = f" (got {value!r})" if repr(value) not in msg else ""
     return Problem(where_file, line, _dotted(path), f"{msg}{got}")
 
 
@@ -284,56 +366,36 @@ def _problem(err: dict, data: Any, lines: dict, file: str) -> Problem:
 # Cross-references
 # --------------------------------------------------------------------------------------
 def _references(s: Scenario) -> list[tuple[Loc, str]]:
+    """Names that must match something defined elsewhere in the scenario."""
     out: list[tuple[Loc, str]] = []
 
-    def choose(kind: str, name: str, names) -> str:
+    def need(loc: Loc, kind: str, name: str, names, where: str) -> None:
         names = list(names)
-        guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        hint = f"; did you mean {guess[0]!r}?" if guess else ""
-        available = ", ".join(names) or "none defined"
-        return f"{kind} {name!r} is not defined{hint} (defined: {available})"
+        if name not in names:
+            guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            hint = f"; did you mean {guess[0]!r}?" if guess else ""
+            listing = f"{where}: {', '.join(names) or 'none'}"
+            out.append((loc, f"{kind} {name!r} is not defined{hint} ({listing})"))
 
-    if s.reference not in s.strategies:
-        out.append((("reference",), choose("strategy", s.reference, s.strategies)))
+    need(("reference",), "strategy", s.reference, s.strategies, "defined under strategies")
     for name, st in s.strategies.items():
-        base = ("strategies", name)
-        if st.monitoring and st.monitoring.assay not in s.assays:
-            out.append(
-                (base + ("monitoring", "assay"), choose("assay", st.monitoring.assay, s.assays))
-            )
-        if st.switch and st.switch.to not in s.switch_therapies:
-            out.append(
-                (
-                    base + ("switch", "to"),
-                    choose("switch therapy", st.switch.to, s.switch_therapies),
-                )
-            )
+        at, assays = ("strategies", name), "defined under assays"
+        if st.monitoring:
+            need(at + ("monitoring", "assay"), "assay", st.monitoring.assay, s.assays, assays)
+        if st.switch:
+            therapies = s.switch_therapies, "defined under switch_therapies"
+            need(at + ("switch", "to"), "switch therapy", st.switch.to, *therapies)
         if st.test_at_progression:
-            if st.test_at_progression.assay not in s.assays:
-                out.append(
-                    (
-                        base + ("test_at_progression", "assay"),
-                        choose("assay", st.test_at_progression.assay, s.assays),
-                    )
-                )
+            loc = at + ("test_at_progression",)
+            need(loc + ("assay",), "assay", st.test_at_progression.assay, s.assays, assays)
             if s.targeted_second_line is None:
-                out.append(
-                    (
-                        base + ("test_at_progression",),
-                        "testing at progression needs a 'targeted_second_line' section",
-                    )
-                )
-    if s.cohort.background_mortality.life_table is not None:
+                out.append((loc, "testing at progression needs a 'targeted_second_line' section"))
+    table = s.cohort.background_mortality.life_table
+    if table is not None:
         from .lifetable import available_tables
 
-        table = s.cohort.background_mortality.life_table
-        if table not in available_tables():
-            out.append(
-                (
-                    ("cohort", "background_mortality", "life_table"),
-                    choose("life table", table, available_tables()),
-                )
-            )
+        loc = ("cohort", "background_mortality", "life_table")
+        need(loc, "life table", table, available_tables(), "bundled tables")
     return out
 
 
@@ -383,7 +445,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     """
     path = Path(path) if path is not None else default_scenario_path()
     doc = _load_raw(path)
-    return _validate(doc.data, doc.lines, str(path))
+    return _validate(doc.data, doc.lines, _shown(path))
 
 
 def scenario_from_dict(data: dict, name: str = "<dict>") -> Scenario:
