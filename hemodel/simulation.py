@@ -28,6 +28,7 @@ def simulate(
     trace: bool = False,
     progress: bool | None = False,
     batch_size: int = 1000,
+    budget_years: int = 0,
 ) -> Results:
     """Simulate ``patients`` patients through every strategy of ``scenario``.
 
@@ -36,6 +37,8 @@ def simulate(
     ``first_patient`` offsets the patient numbers (to run a cohort in parts).
     ``trace=True`` records every event in :attr:`Results.events`.
     ``progress``: ``True`` shows a progress bar, ``None`` shows it only on a terminal.
+    ``budget_years`` > 0 adds undiscounted costs by year since start and category
+    (columns ``cost_y<year>_<category>``) for budget impact analysis.
     """
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)
@@ -55,7 +58,9 @@ def simulate(
     frames = []
     with bar:
         for plan in inputs.strategies:
-            frame = run_strategy(inputs, plan, cohort, seed, sample, events, batch_size, bar.update)
+            frame = run_strategy(
+                inputs, plan, cohort, seed, sample, events, batch_size, bar.update, budget_years
+            )
             frame.insert(0, "strategy", plan.name)
             frame.insert(0, "patient", cohort.ids)
             frames.append(frame)

@@ -15,7 +15,7 @@ import simpy
 
 from .. import random as rnd
 from ..cohort import Cohort
-from ..economics import COST_CATEGORIES, accrue
+from ..economics import COST_CATEGORIES, accrue, annual_costs
 from ..model import ModelInputs, StrategyPlan
 from .lab import FiniteLab, Test, UnlimitedLab
 from .patient import Patient
@@ -112,7 +112,7 @@ def _nan_if_after(t: float, end: float) -> float:
     return t if t <= end and not math.isinf(t) else math.nan
 
 
-def _row(p: Patient, run: StrategyRun) -> dict:
+def _row(p: Patient, run: StrategyRun, budget_years: int = 0) -> dict:
     tl, plan, inputs = p.timeline, run.plan, run.inputs
     c, i = run.cohort, p.i
     disc = accrue(tl, plan, inputs, discounted=True)
@@ -164,7 +164,15 @@ def _row(p: Patient, run: StrategyRun) -> dict:
         row[f"cost_{cat}_undiscounted"] = undisc["costs"][cat]
     row["cost_total"] = math.fsum(disc["costs"].values())
     row["cost_total_undiscounted"] = math.fsum(undisc["costs"].values())
+    if budget_years:
+        for (year, cat), value in annual_costs(tl, plan, inputs, budget_years).items():
+            row[f"cost_y{year}_{cat}"] = value
     return row
+
+
+def budget_columns(years: int) -> list[str]:
+    """Columns of undiscounted cost by year since start and category (``cost_y<year>_<cat>``)."""
+    return [f"cost_y{y}_{c}" for y in range(1, years + 1) for c in COST_CATEGORIES]
 
 
 def _count(every: float, until: float) -> int:
@@ -180,11 +188,14 @@ def run_strategy(
     trace: list | None = None,
     batch_size: int = 1000,
     on_batch=None,
+    budget_years: int = 0,
 ) -> pd.DataFrame:
     """Simulate ``cohort`` under ``plan``: one row of outcomes per patient (OUTCOME_COLUMNS).
 
     ``trace``: if a list is given, events ``(patient, strategy, day, event, detail)`` are
-    appended to it. ``on_batch(n)`` is called after each batch of ``n`` patients. Rows are
+    appended to it. ``on_batch(n)`` is called after each batch of ``n`` patients.
+    ``budget_years`` > 0 adds undiscounted costs by year since start (:func:`budget_columns`).
+    Rows are
     turned into a typed frame batch by batch, so Python objects never pile up.
     """
     n = len(cohort)
@@ -193,8 +204,9 @@ def run_strategy(
     for start in range(0, n, step):
         part = _slice(cohort, start, min(start + step, n))
         run = StrategyRun(inputs, plan, part, seed, sample, trace)
-        rows = [_row(p, run) for p in run.run()]
-        frames.append(pd.DataFrame.from_records(rows, columns=list(OUTCOME_COLUMNS)))
+        rows = [_row(p, run, budget_years) for p in run.run()]
+        columns = list(OUTCOME_COLUMNS) + budget_columns(budget_years)
+        frames.append(pd.DataFrame.from_records(rows, columns=columns))
         if on_batch is not None:
             on_batch(len(part))
     return pd.concat(frames, ignore_index=True)
