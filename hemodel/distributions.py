@@ -285,8 +285,8 @@ class LogNormal(TimeToEvent):
         return -special.log_ndtr(-z)
 
     def inv_cumhaz(self, x):
-        # S = exp(-x) = Φ(-z)  ⇒  z = -Φ⁻¹(exp(-x))
-        z = -special.ndtri(np.exp(-np.asarray(x, dtype=float)))
+        # F = 1 - exp(-x) = Φ(z); -expm1 keeps precision for small budgets x
+        z = special.ndtri(-np.expm1(-np.asarray(x, dtype=float)))
         return self.median * np.exp(self.sdlog * z)
 
 

@@ -11,7 +11,6 @@ from importlib import resources
 
 import numpy as np
 
-from .distributions import PiecewiseExponential, TimeToEvent
 from .units import DAYS_PER_YEAR
 
 _MAX_AGE = 120
@@ -25,22 +24,13 @@ def available_tables() -> list[str]:
 
 @lru_cache(maxsize=8)
 def annual_hazards(name: str) -> np.ndarray:
-    """Hazard per year for ages 0..119 from the table's qx (the last age's risk is raised to 1)."""
+    """Hazard per year, ``-ln(1 - qx)``, for ages 0..119 (death is certain at 120)."""
     text = (resources.files("hemodel") / "data" / f"{name}.csv").read_text()
     rows = [ln.split(",") for ln in text.splitlines() if ln and not ln.startswith(("#", "age"))]
     qx = np.array([float(q) for _, q in rows])
     if len(qx) != _MAX_AGE or np.any((qx <= 0) | (qx >= 1)):
         raise ValueError(f"life table {name!r} must hold qx in (0, 1) for ages 0-119")
     return -np.log1p(-qx)
-
-
-def mortality_from_age(name: str, age: float) -> TimeToEvent:
-    """Time (days) from ``age`` (years) to death from other causes, per life table ``name``."""
-    hazards = annual_hazards(name)
-    a0 = int(np.floor(age))
-    starts = [0.0] + [(a - age) * DAYS_PER_YEAR for a in range(a0 + 1, _MAX_AGE)]
-    rates = [h / DAYS_PER_YEAR for h in hazards[a0:_MAX_AGE]]
-    return PiecewiseExponential(tuple(starts), tuple(rates))
 
 
 def sample_death_times(name: str, ages: np.ndarray, budgets: np.ndarray) -> np.ndarray:

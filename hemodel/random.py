@@ -21,8 +21,8 @@ _MASK = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
-_TO_UNIT = 2.0**-53
+_S30, _S27, _S31, _S12 = (np.uint64(s) for s in (30, 27, 31, 12))
+_TO_UNIT = 2.0**-52  # (k + 0.5)·2⁻⁵² with k < 2⁵² is exact and lies strictly in (0, 1)
 
 #: Purposes drawn once per patient and shared by every strategy (the patient's biology).
 NATURAL_HISTORY = (
@@ -66,7 +66,7 @@ def uniforms(
         h = _mix(h ^ np.uint64(purpose_id(purpose)))
         h = _mix(h ^ patients)
         h = _mix(h ^ np.arange(start, start + count, dtype=np.uint64).reshape(1, -1))
-    return ((h >> _S11).astype(np.float64) + 0.5) * _TO_UNIT
+    return ((h >> _S12).astype(np.float64) + 0.5) * _TO_UNIT
 
 
 def uniform(seed: int, sample: int, purpose: str, patient: int, index: int = 0) -> float:

@@ -78,7 +78,11 @@ class Patient:
             yield env.timeout(self.origin)
         self.trace(0.0, "start_first_line")
         horizon = inputs.horizon
-        end1 = min(c.background_death[i], horizon)
+        background = c.background_death[i]
+        # untreated course after first progression: second progression, then disease death
+        law2 = inputs.natural_history.second_progression
+        gap2 = time_with_hazard_ratio(law2, c.second_budget[i], INF, 1.0)
+        gap_death = gap2 + c.disease_death_after[i]
         other = c.other_progression[i]
         emergence = c.emergence[i]
         switch_plan = plan.switch
@@ -96,6 +100,7 @@ class Patient:
         while True:
             t1 = min(other, self.esr1_progression(switch, hr))
             d1 = next_on_grid(t1, plan.imaging_every)
+            end1 = min(background, t1 + gap_death, horizon)  # first line ends by death
             t_draw = plan.draw_start + k * plan.draw_every if testing else INF
             t_result = min((t.result_time for t in self.pending), default=INF)
             t = min(end1, d1, t_draw, t_result, planned_switch)
@@ -144,14 +149,18 @@ class Patient:
 
         # ---- after first line ----------------------------------------------------------
         t1 = min(other, self.esr1_progression(switch, hr))
-        if t1 < end1:
+        d1 = next_on_grid(t1, plan.imaging_every)
+        death = min(background, t1 + gap_death)
+        end = min(death, horizon)
+        died = death <= horizon
+        if t1 < end:
             self.trace(float(t1), "true_progression")
         second_start = INF
         targeted = False
-        t2 = INF
-        end = end1
-        died = c.background_death[i] <= horizon
-        if d1 < end1:
+        t2 = t1 + gap2  # untreated; replaced below once second-line therapy is known
+        if t2 < end and d1 >= end:
+            self.trace(float(t2), "second_progression")  # before progression was detected
+        if d1 < end:
             self.trace(d1, "progression_detected")
             second_start = d1
             if plan.progression_assay is not None:
@@ -177,10 +186,8 @@ class Patient:
                 targeted = test.positive
                 self.trace(now, "progression_test", "positive" if targeted else "negative")
             effect = inputs.targeted_2l_hr if targeted and emergence <= d1 else 1.0
-            law = inputs.natural_history.second_progression
-            t2 = t1 + time_with_hazard_ratio(law, c.second_budget[i], second_start - t1, effect)
-            disease_death = t2 + c.disease_death_after[i]
-            death = min(c.background_death[i], disease_death)
+            t2 = t1 + time_with_hazard_ratio(law2, c.second_budget[i], second_start - t1, effect)
+            death = min(background, t2 + c.disease_death_after[i])
             died = death <= horizon
             end = min(death, horizon)
             now = max(now, d1)
@@ -193,7 +200,7 @@ class Patient:
         if emergence <= end:  # latent biology: recorded once the end of follow-up is known
             self.trace(float(emergence), "esr1_emerges" if emergence > 0 else "esr1_at_start")
         if died:
-            cause = "disease" if end < c.background_death[i] else "background"
+            cause = "disease" if end < background else "background"
             self.trace(end, "death", cause)
         self.timeline = Timeline(
             end=end,

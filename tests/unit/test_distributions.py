@@ -74,12 +74,6 @@ def test_inverse_cumhaz_small_budgets(law):
     np.testing.assert_allclose(law.inv_cumhaz(law.cumhaz(t)), t, rtol=1e-9)
 
 
-@pytest.mark.xfail(
-    reason="BUG: distributions.py LogNormal.inv_cumhaz computes z = -ndtri(exp(-x)); for small "
-    "budgets x, exp(-x) rounds towards 1 (cancellation), so H^-1(H(0.5 days)) = 0.0 and "
-    "H^-1(H(1 day)) = 1.00046 for median 500 days, sdlog 0.8. Fix: z = ndtri(-expm1(-x)).",
-    strict=True,
-)
 def test_lognormal_inverse_cumhaz_small_budgets():
     """LogNormal(median 500 days, sdlog 0.8): H(0.5) ≈ 2.9e-18, H(1) ≈ 4.0e-15; the inverse
     must still return 0.5 and 1 (relative error ≤ 1e-9)."""
@@ -288,47 +282,36 @@ def test_life_table_one_year_budget_is_exactly_one_year(age):
     assert t[0] == pytest.approx(DAYS_PER_YEAR, rel=1e-12)
 
 
+def _table_law(age: float) -> d.PiecewiseExponential:
+    """Reference law built here from qx: constant hazard -ln(1 - qx) within each year of age."""
+    qx = _qx(TABLE)
+    a0 = int(math.floor(age))
+    starts = [0.0] + [(a - age) * DAYS_PER_YEAR for a in range(a0 + 1, 120)]
+    rates = [-math.log1p(-q) / DAYS_PER_YEAR for q in qx[a0:120]]
+    return d.PiecewiseExponential(tuple(starts), tuple(rates))
+
+
 @pytest.mark.parametrize("age", [0, 30, 60, 85, 118])
 def test_life_table_one_year_survival_is_one_minus_qx(age):
-    """exp(−annual hazard) = 1 − q_x, and the piecewise law from age x survives one year
-    with probability 1 − q_x (half a year from x + 0.5: (1 − q_x)^{1/2})."""
+    """exp(−annual hazard) = 1 − q_x; from age x + 0.5, a budget of half the year's hazard
+    is spent in exactly half a year."""
     qx = _qx(TABLE)
     h = lifetable.annual_hazards(TABLE)
     assert math.exp(-h[age]) == pytest.approx(1 - qx[age], rel=1e-12)
-    law = lifetable.mortality_from_age(TABLE, float(age))
-    assert float(law.survival(DAYS_PER_YEAR)) == pytest.approx(1 - qx[age], rel=1e-12)
-    half = lifetable.mortality_from_age(TABLE, age + 0.5)
-    assert float(half.survival(DAYS_PER_YEAR / 2)) == pytest.approx(
-        math.sqrt(1 - qx[age]), rel=1e-12
-    )
+    t = lifetable.sample_death_times(TABLE, np.array([age + 0.5]), np.array([h[age] / 2]))
+    assert t[0] == pytest.approx(DAYS_PER_YEAR / 2, rel=1e-12)
 
 
 def test_life_table_sampler_matches_piecewise_law():
-    """The vectorised sampler inverts the same cumulative hazard as mortality_from_age, and
-    nobody outlives age 120."""
+    """The vectorised sampler inverts the life table's piecewise-constant cumulative hazard
+    (reference built independently from qx), and nobody outlives age 120."""
     rng = np.random.default_rng(7)
     ages = rng.uniform(40, 95, size=50)
     budgets = rng.exponential(size=50)
     got = lifetable.sample_death_times(TABLE, ages, budgets)
-    want = [
-        float(lifetable.mortality_from_age(TABLE, a).inv_cumhaz(e))
-        for a, e in zip(ages, budgets, strict=True)
-    ]
+    want = [float(_table_law(a).inv_cumhaz(e)) for a, e in zip(ages, budgets, strict=True)]
     np.testing.assert_allclose(got, want, rtol=1e-9)
     huge = lifetable.sample_death_times(TABLE, np.array([100.0]), np.array([1e6]))
     assert huge[0] == pytest.approx(20 * DAYS_PER_YEAR)
 
 
-@pytest.mark.xfail(
-    reason="BUG (minor): lifetable.mortality_from_age keeps the age-119 hazard (−ln(1 − 0.8926) "
-    "≈ 2.23/year) beyond age 120, so S(age 121 | 100) ≈ 0.1 > 0, whereas sample_death_times "
-    "(used by the cohort), the data file header and annual_hazards' docstring ('the last "
-    "age's risk is raised to 1') all make death certain at 120. Not used by the engine today.",
-    strict=True,
-)
-def test_life_table_law_ends_at_120_like_the_sampler():
-    """From age 100, the piecewise law and the sampler agree that nobody survives to 121:
-    S(21 years) = 0 and H⁻¹(huge budget) = 20 years (death at exactly 120)."""
-    law = lifetable.mortality_from_age(TABLE, 100.0)
-    assert float(law.inv_cumhaz(1e6)) == pytest.approx(20 * DAYS_PER_YEAR)
-    assert float(law.survival(21 * DAYS_PER_YEAR)) == 0.0

@@ -134,17 +134,10 @@ def test_matches_reference_splitmix64():
         (2**40, 7, "psa", 2**33, 1000),
     ]:
         h = _mix(_key_prefix(seed, sample, purpose, patient) ^ index)
-        want = ((h >> 11) + 0.5) * 2.0**-53
+        want = ((h >> 12) + 0.5) * 2.0**-52
         assert rnd.uniform(seed, sample, purpose, patient, index) == want
 
 
-@pytest.mark.xfail(
-    reason="BUG: random.uniforms maps the top 53 bits k to (k + 0.5)·2^-53 in float64; for "
-    "k = 2^53 − 1, k + 0.5 is not representable and rounds to 2^53, so u == 1.0 exactly "
-    "(probability 2^-53 per draw; then exponentials() = inf and a specificity-1 assay reports "
-    "a false positive because u >= 1)",
-    strict=True,
-)
 def test_top_hash_never_maps_to_one():
     """A key whose final hash is 2^64 − 1 (constructed by inverting SplitMix64 for the draw
     index) must still give a uniform strictly below 1."""
