@@ -1,0 +1,54 @@
+"""``hemodel psa``: probabilistic sensitivity analysis with CE plane, CEAC/CEAF, EVPI, EVPPI."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXAMPLE = """example:
+  hemodel psa scenarios/serena6_us.yaml --samples 500 --patients 1000 --out psa/
+  hemodel psa --samples 200 --evppi-group effect=switch_therapies.camizestrant.hazard_ratio
+
+writes psa_samples.csv (one row per sample × strategy), psa_parameters.csv, psa_incremental.csv,
+ceac.csv (with the acceptability frontier), evpi.csv, evppi.csv, ce_plane.png, ceac.png, evpi.png
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "psa",
+        help="probabilistic sensitivity analysis: CE plane, CEAC/CEAF, EVPI, EVPPI",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    p.add_argument("--samples", type=int, default=200, help="PSA samples (default 200)")
+    p.add_argument("--patients", type=int, default=1000, help="patients per sample (default 1000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--out", type=Path, default=Path("psa"), help="output folder (default psa/)")
+    p.add_argument("--wtp-max", type=float, help="largest WTP on the curves (currency per QALY)")
+    p.add_argument("--evppi-group", action="append", default=[], metavar="NAME=P1,P2",
+                   help="a named group of parameter paths for EVPPI (repeatable); "
+                        "default: every uncertain parameter on its own")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from ..psa_report import psa_outputs
+    from ..scenario import default_scenario_path, load_scenario
+
+    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    scenario = load_scenario(path)
+    groups = {}
+    for spec in args.evppi_group:
+        name, _, params = spec.partition("=")
+        if not params:
+            raise SystemExit(f"--evppi-group wants NAME=P1,P2, got {spec!r}")
+        groups[name] = params.split(",")
+    tables = psa_outputs(scenario, args.samples, args.patients, args.seed, args.out,
+                         wtp_max=args.wtp_max, groups=groups or None,
+                         progress=False if args.quiet else None)
+    print(tables["text"])
+    print(f"\nWrote PSA tables and plots to {args.out}")
+    return 0
