@@ -149,7 +149,7 @@ def acceptability(
         ax.set_xlabel(f"Willingness to pay ({currency} per QALY)")
         ax.set_ylabel("Probability cost-effective")
         ax.set_title("Cost-effectiveness acceptability curves")
-        ax.legend(loc="best")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         for label in ax.get_xticklabels():
             label.set_rotation(20)
         return ax

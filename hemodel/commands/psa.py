@@ -27,9 +27,14 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--out", type=Path, default=Path("psa"), help="output folder (default psa/)")
     p.add_argument("--wtp-max", type=float, help="largest WTP on the curves (currency per QALY)")
-    p.add_argument("--evppi-group", action="append", default=[], metavar="NAME=P1,P2",
-                   help="a named group of parameter paths for EVPPI (repeatable); "
-                        "default: every uncertain parameter on its own")
+    p.add_argument(
+        "--evppi-group",
+        action="append",
+        default=[],
+        metavar="NAME=P1,P2",
+        help="a named group of parameter paths for EVPPI (repeatable); "
+        "default: every uncertain parameter on its own",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -46,9 +51,16 @@ def run(args) -> int:
         if not params:
             raise SystemExit(f"--evppi-group wants NAME=P1,P2, got {spec!r}")
         groups[name] = params.split(",")
-    tables = psa_outputs(scenario, args.samples, args.patients, args.seed, args.out,
-                         wtp_max=args.wtp_max, groups=groups or None,
-                         progress=False if args.quiet else None)
+    tables = psa_outputs(
+        scenario,
+        args.samples,
+        args.patients,
+        args.seed,
+        args.out,
+        wtp_max=args.wtp_max,
+        groups=groups or None,
+        progress=False if args.quiet else None,
+    )
     print(tables["text"])
     print(f"\nWrote PSA tables and plots to {args.out}")
     return 0

@@ -4,35 +4,21 @@ under common random numbers, whatever the random draws. See DESIGN.md §8."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from hemodel import random as rnd
 from hemodel.model import DelayLaw
 from hemodel.scenario import scenario_from_dict, scenario_hash
 from hemodel.simulation import simulate
 
-ROOT = Path(__file__).resolve().parents[2]
-TINY = yaml.safe_load((ROOT / "scenarios" / "tiny.yaml").read_text())
+from ..conftest import tiny_dict as tiny
+
 N = 400
 HEALTH = ["qalys", "qalys_undiscounted", "lys", "lys_undiscounted", "true_progression_days",
           "second_progression_days", "death_days"]  # fmt: skip
-
-
-def tiny(**changes) -> dict:
-    """tiny.yaml as data with dotted-path changes, e.g. tiny(**{"assays.blood_test.cost": 0})."""
-    data = copy.deepcopy(TINY)
-    for dotted, value in changes.items():
-        node = data
-        *parents, last = dotted.split(".")
-        for p in parents:
-            node = node[p]
-        node[last] = value
-    return data
 
 
 def run(data: dict, patients: int = N, seed: int = 11, **kw):

@@ -1,0 +1,142 @@
+"""Tables and plots of a probabilistic sensitivity analysis (used by ``hemodel psa``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import cea, plots
+from .psa import run_psa, uncertain_parameters
+from .schema import Scenario
+
+#: Fewest PSA samples for the regression-based EVPPI (a 20-function spline per parameter).
+MIN_EVPPI_SAMPLES = 50
+
+
+def wtp_grid(
+    scenario: Scenario, frontier: pd.DataFrame, wtp_max: float | None = None, points: int = 101
+) -> np.ndarray:
+    """0 … ``wtp_max`` (default: the larger of 5 × the scenario's largest WTP and twice the
+    smallest ICER on the frontier, so the first change of optimal strategy is well inside)."""
+    if wtp_max is None:
+        icers = frontier["icer"].replace([np.inf, -np.inf], np.nan).dropna()
+        top = max(w.value for w in scenario.willingness_to_pay)
+        wtp_max = max(5 * top, 2 * icers.min() if len(icers) else 0.0)
+    return np.linspace(0.0, wtp_max, points)
+
+
+def psa_outputs(
+    scenario: Scenario,
+    samples: int,
+    patients: int,
+    seed: int,
+    out: Path,
+    wtp_max: float | None = None,
+    groups: dict | None = None,
+    progress: bool | None = None,
+) -> dict:
+    """Run the PSA and write its CSV tables and PNG plots into ``out``; return the tables."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cur = scenario.currency
+    per, drawn = run_psa(scenario, samples, patients, seed, progress=progress)
+    per.assign(currency=cur).to_csv(out / "psa_samples.csv", index=False)
+    drawn.to_csv(out / "psa_parameters.csv", index=False)
+
+    frontier = cea.incremental_analysis(per, mcse=True)
+    frontier.to_csv(out / "psa_incremental.csv", index=False)
+    grid = wtp_grid(scenario, frontier, wtp_max)
+    curve, accept = cea.ceac(per, grid), cea.ceaf(per, grid)
+    curve.to_csv(out / "ceac.csv", index=False)
+    accept.to_csv(out / "ceaf.csv", index=False)
+    value = cea.evpi(per, grid)
+    value.to_csv(out / "evpi.csv", index=False)
+
+    wtps = [w.value for w in scenario.willingness_to_pay]
+    params = drawn.set_index("sample")
+    if groups is None:
+        groups = {p: [p] for p in uncertain_parameters(scenario)}
+    partial = None  # regression needs enough samples per basis function
+    if len(params) >= MIN_EVPPI_SAMPLES and groups:
+        partial = cea.evppi(per, params, wtps, groups=groups)
+    if partial is not None:
+        partial.to_csv(out / "evppi.csv", index=False)
+
+    order = list(scenario.strategies)
+    plane = cea.ce_plane(per, scenario.reference)
+    plots.save(plots.ce_plane(plane, cur, wtp=wtps[0], order=order), out / "ce_plane.png")
+    plots.save(plots.acceptability(curve, cur, accept, order=order), out / "ceac.png")
+    plots.save(plots.evpi_curve(value, cur), out / "evpi.png")
+    return {
+        "samples": per,
+        "parameters": drawn,
+        "incremental": frontier,
+        "ceac": curve,
+        "ceaf": accept,
+        "evpi": value,
+        "evppi": partial,
+        "text": _text(scenario, per, frontier, wtps, partial, patients),
+    }
+
+
+def _text(scenario, per, frontier, wtps, partial, patients) -> str:
+    cur = scenario.currency
+    g = per.groupby("strategy", sort=False)
+    table = pd.DataFrame(
+        {
+            f"Cost ({cur}, mean)": g["cost"].mean().map("{:,.0f}".format),
+            f"Cost sd between samples ({cur})": g["cost"].std().map("{:,.0f}".format),
+            "QALYs (mean)": g["qaly"].mean().map("{:.3f}".format),
+            "QALY sd between samples": g["qaly"].std().map("{:.3f}".format),
+        }
+    )
+    for w in wtps:
+        prob = cea.ceac(per, [w]).set_index("strategy")["probability"]
+        table[f"P(cost-effective) at {w:,.0f}"] = prob.map("{:.2f}".format)
+    status = frontier.set_index("strategy")
+    table[f"ICER ({cur}/QALY)"] = [
+        f"{status.loc[s, 'icer']:,.0f}"
+        if np.isfinite(status.loc[s, "icer"])
+        else status.loc[s, "status"]
+        if status.loc[s, "status"] != "frontier"
+        else "reference"
+        for s in table.index
+    ]
+    lines = [
+        f"{scenario.name}: PSA of {per['sample'].nunique()} samples × {patients:,} "
+        f"patients (same patients in every sample; costs {cur}, discounted)",
+        "",
+        table.to_string(),
+    ]
+    noise = per.groupby("strategy", sort=False)["cost_se"].mean()
+    spread = g["cost"].std()
+    lines.append(
+        "\nFirst-order (patient-level) noise: the standard error of each sample's mean "
+        "cost is "
+        + ", ".join(f"{s} {noise[s]:,.0f}" for s in noise.index[:3])
+        + f" … {cur}, against between-sample sd "
+        + ", ".join(f"{spread[s]:,.0f}" for s in noise.index[:3])
+        + ". It is a shared cohort effect (same patients), not part of the spread."
+    )
+    value = cea.evpi(per, wtps)
+    lines.append(
+        "EVPI per patient: "
+        + ", ".join(
+            f"{cur} {v:,.0f} at {w:,.0f}/QALY"
+            for w, v in zip(value["wtp"], value["evpi"], strict=True)
+        )
+    )
+    if partial is None:
+        lines.append(
+            f"EVPPI not computed: it needs at least {MIN_EVPPI_SAMPLES} samples and "
+            "parameters with distributions."
+        )
+    else:
+        top = partial[partial["wtp"] == wtps[0]].nlargest(5, "evppi")
+        lines.append(
+            f"Largest EVPPI at {wtps[0]:,.0f}/QALY: "
+            + ", ".join(f"{r.group} {cur} {r.evppi:,.0f}" for r in top.itertuples())
+        )
+    return "\n".join(lines)
