@@ -1,0 +1,133 @@
+"""``hemodel dsa``: one-way (tornado) and two-way (heat map) deterministic sensitivity analysis."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXAMPLE = """examples:
+  hemodel dsa --comparison ctdna_q12w --patients 1000 --out dsa/
+  hemodel dsa scenarios/serena6_us.yaml --comparison ctdna_q12w --measure icer \\
+      --two-way switch_therapies.camizestrant.cost natural_history.esr1_progression.median
+
+Every parameter with a range (range: [low, high], or the 2.5/97.5 percentiles of its psa:
+distribution) is set to its low and high value; only the reference and the comparison are
+simulated, all runs on the same patients (common random numbers).
+writes dsa.csv (sorted by swing), tornado.png, and with --two-way dsa_two_way.csv, two_way.png
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "dsa",
+        help="deterministic sensitivity analysis: tornado and two-way heat map",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    p.add_argument(
+        "--comparison",
+        help="strategy compared with the reference (default: the first monitoring strategy)",
+    )
+    p.add_argument("--reference", help="reference strategy (default: the scenario's)")
+    p.add_argument(
+        "--measure",
+        choices=("inmb", "icer"),
+        default="inmb",
+        help="outcome: incremental net monetary benefit at --wtp (default) or ICER",
+    )
+    p.add_argument("--wtp", type=float, help="willingness to pay per QALY (default: scenario's)")
+    p.add_argument("--patients", type=int, default=1000, help="patients per run (default 1000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--out", type=Path, default=Path("dsa"), help="output folder (default dsa/)")
+    p.add_argument("--top", type=int, default=15, help="parameters in the tornado (default 15)")
+    p.add_argument(
+        "--two-way",
+        nargs=2,
+        metavar=("X", "Y"),
+        help="also a two-way analysis of these two parameter paths",
+    )
+    p.add_argument("--steps", type=int, default=5, help="grid points per two-way axis (default 5)")
+    p.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def default_comparison(scenario) -> str:
+    """The first strategy with ctDNA monitoring, else the first non-reference strategy."""
+    others = [n for n in scenario.strategies if n != scenario.reference]
+    return next((n for n in others if scenario.strategies[n].monitoring), others[0])
+
+
+def run(args) -> int:
+    import pandas as pd
+
+    from .. import dsa
+    from ..plots import save
+    from ..scenario import default_scenario_path, load_scenario
+
+    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    scenario = load_scenario(path)
+    if len(scenario.strategies) < 2:
+        print("the scenario needs at least two strategies", file=sys.stderr)
+        return 2
+    comparison = args.comparison or default_comparison(scenario)
+    progress = False if args.quiet else None
+    common = dict(
+        reference=args.reference,
+        measure=args.measure,
+        wtp=args.wtp,
+        patients=args.patients,
+        seed=args.seed,
+        workers=args.workers,
+        progress=progress,
+    )
+    try:
+        table = dsa.one_way(scenario, comparison, **common)
+        grid = None
+        if args.two_way:
+            grid = dsa.two_way(scenario, comparison, *args.two_way, steps=args.steps, **common)
+    except (KeyError, ValueError) as exc:
+        print(f"hemodel dsa: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    first = table.iloc[0]
+    cur, wtp = scenario.currency, float(first["wtp"])
+    what = (
+        f"INMB at {cur} {wtp:,.0f}/QALY ({cur} per patient)"
+        if args.measure == "inmb"
+        else f"ICER ({cur}/QALY)"
+    )
+    print(
+        f"{scenario.name}: one-way sensitivity of {comparison} vs {first['reference']}\n"
+        f"{args.patients:,} patients per run, seed {args.seed}, common random numbers; "
+        f"outcome: {what}, discounted. Base: {float(first['base']):,.0f}\n"
+    )
+    shown = pd.DataFrame(
+        {
+            "Parameter": table["parameter"],
+            "Low": table["low"].map("{:,.4g}".format),
+            "High": table["high"].map("{:,.4g}".format),
+            "Unit": table["unit"],
+            f"At low ({cur})": table["outcome_low"].map("{:,.0f}".format),
+            f"At high ({cur})": table["outcome_high"].map("{:,.0f}".format),
+            f"Swing ({cur})": table["swing"].map("{:,.0f}".format),
+            "Note": table["used"].map({True: "", False: "not used by these strategies"}),
+        }
+    )
+    with pd.option_context("display.width", 250, "display.max_rows", 500):
+        print(shown.to_string(index=False))
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "dsa.csv", index=False)
+    save(dsa.tornado(table, top=args.top), args.out / "tornado.png")
+    written = ["dsa.csv", "tornado.png"]
+    if grid is not None:
+        grid.to_csv(args.out / "dsa_two_way.csv", index=False)
+        save(dsa.heatmap(grid), args.out / "two_way.png")
+        written += ["dsa_two_way.csv", "two_way.png"]
+        wide = grid.pivot(index="y_value", columns="x_value", values="outcome")
+        print(f"\nTwo-way: {what}; rows {args.two_way[1]}, columns {args.two_way[0]}")
+        with pd.option_context("display.width", 250, "display.float_format", "{:,.0f}".format):
+            print(wide.to_string())
+    print(f"\nWrote {', '.join(written)} to {args.out}")
+    return 0

@@ -1,0 +1,125 @@
+"""``hemodel threshold``: value-based price of the switch drug or an assay at given WTPs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXAMPLE = """examples:
+  hemodel threshold --price camizestrant --wtp 100000,150000 --out threshold/
+  hemodel threshold scenarios/serena6_us.yaml --price guardant360 --patients 5000
+
+Costs are linear in a price, so two runs (price 0 and the base price, same patients) give
+each strategy's cost line exactly; the threshold price solves ICER = WTP.
+writes price_lines.csv, threshold_prices.csv (vs the reference), threshold_frontier.csv
+(price intervals where each strategy is the cost-effective choice), threshold_price.png
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "threshold",
+        help="threshold (value-based) price of a switch drug or assay, with ICER-price plot",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    p.add_argument(
+        "--price",
+        help="switch therapy or assay name, or its path (e.g. assays.guardant360.cost); "
+        "default: the switch therapy of the first switching strategy",
+    )
+    p.add_argument(
+        "--wtp", help="willingness to pay per QALY, comma-separated (default: scenario's)"
+    )
+    p.add_argument("--min-price", type=float, default=0.0,
+                   help="lowest price for the frontier intervals (default 0)")  # fmt: skip
+    p.add_argument("--patients", type=int, default=2000, help="patients (default 2000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument(
+        "--out", type=Path, default=Path("threshold"), help="output folder (default threshold/)"
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    import pandas as pd
+
+    from .. import threshold as th
+    from ..plots import save
+    from ..scenario import default_scenario_path, load_scenario
+
+    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    scenario = load_scenario(path)
+    try:
+        wtps = (
+            [float(w) for w in args.wtp.split(",")]
+            if args.wtp
+            else [w.value for w in scenario.willingness_to_pay]
+        )
+        item = args.price or th.default_price_item(scenario)
+        lines = th.price_lines(scenario, item, patients=args.patients, seed=args.seed)
+    except ValueError as exc:
+        print(f"hemodel threshold: {exc}", file=sys.stderr)
+        return 2
+    prices = th.threshold_prices(lines, wtps)
+    frontier = th.frontier_prices(lines, wtps, min_price=args.min_price)
+    cur, unit = scenario.currency, lines["price_unit"].iloc[0]
+    label = item.split(".")[1] if "." in item else item
+    base = float(lines["base_price"].iloc[0])
+    print(
+        f"{scenario.name}: threshold price of {label} ({lines['price_parameter'].iloc[0]})\n"
+        f"{args.patients:,} patients, seed {args.seed}; discounted costs and QALYs per patient; "
+        f"base price {cur} {base:,.2f} ({unit}).\n"
+    )
+    money = "{:,.0f}".format
+    shown = pd.DataFrame(
+        {
+            "Strategy": lines["strategy"],
+            "QALYs": lines["qaly"].map("{:.4f}".format),
+            f"Cost at price 0 ({cur})": lines["cost_at_zero"].map(money),
+            f"Cost per +1 {unit} ({cur})": lines["cost_per_price_unit"].map("{:,.4f}".format),
+            f"Cost at base price ({cur})": lines["cost_at_base"].map(money),
+        }
+    )
+    print(
+        "Cost lines: cost(price) = cost at 0 + cost per unit × price\n"
+        + shown.to_string(index=False)
+    )
+    print(f"\nThreshold price vs {scenario.reference} (ICER = WTP)")
+    shown = pd.DataFrame(
+        {
+            f"WTP ({cur}/QALY)": prices["wtp"].map(money),
+            "Strategy": prices["strategy"],
+            "ΔQALYs": prices["inc_qaly"].map("{:.4f}".format),
+            f"ICER at base price ({cur}/QALY)": prices["icer_at_base"].map(money),
+            f"ICER at price 0 ({cur}/QALY)": prices["icer_at_zero"].map(money),
+            f"Threshold price ({unit})": prices["threshold_price"].map(money),
+            "Note": prices["note"],
+        }
+    )
+    print(shown.to_string(index=False))
+    print(f"\nCost-effective choice by price (efficiency frontier), prices in {unit}")
+    shown = pd.DataFrame(
+        {
+            f"WTP ({cur}/QALY)": frontier["wtp"].map(money),
+            "Strategy": frontier["strategy"],
+            "Price from": frontier["price_from"].map(money),
+            "Price to": frontier["price_to"].map(money),
+            "Frontier comparator": frontier.get("compared_with"),
+            f"Frontier ICER ({cur}/QALY)": frontier.get("frontier_icer").map(money),
+            "Note": frontier["note"],
+        }
+    ).fillna("")
+    print(shown.to_string(index=False))
+    args.out.mkdir(parents=True, exist_ok=True)
+    lines.to_csv(args.out / "price_lines.csv", index=False)
+    prices.to_csv(args.out / "threshold_prices.csv", index=False)
+    frontier.to_csv(args.out / "threshold_frontier.csv", index=False)
+    save(th.icer_price_plot(lines, wtps, label=label), args.out / "threshold_price.png")
+    print(
+        f"\nWrote price_lines.csv, threshold_prices.csv, threshold_frontier.csv and "
+        f"threshold_price.png to {args.out}"
+    )
+    return 0

@@ -1,0 +1,407 @@
+"""Deterministic sensitivity analysis: one-way (tornado) and two-way (heat map).
+
+Each parameter with a range (an explicit ``range:`` or the 2.5/97.5 percentiles of its
+``psa:`` distribution, :meth:`hemodel.schema.Param.low_high`) is set to its low and then its
+high value with :func:`hemodel.scenario.with_values`, and the model is re-run on a scenario
+reduced to the reference and one comparison strategy. Every run uses the same seed and
+patients (common random numbers), so differences come from the parameter alone; the base
+case is run once.
+
+Outcomes of the comparison against the reference, per patient and discounted:
+``inmb`` -- incremental net monetary benefit at ``wtp`` (currency), or
+``icer`` -- incremental cost per QALY gained (currency per QALY; NaN when ΔQALY = 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from .scenario import parameters, scenario_from_dict, with_values
+from .schema import CostRate, Decrement, DiscountRate, Duration, Probability, Scenario, Utility
+
+MEASURES = ("inmb", "icer")
+
+
+# ------------------------------------------------------------------------- set-up
+def reduced_scenario(scenario: Scenario, comparison: str, reference: str | None = None) -> Scenario:
+    """The scenario with only ``reference`` (default: the scenario's) and ``comparison``."""
+    reference = reference or scenario.reference
+    for name in (reference, comparison):
+        if name not in scenario.strategies:
+            known = ", ".join(scenario.strategies)
+            raise ValueError(f"unknown strategy {name!r} (strategies: {known})")
+    if comparison == reference:
+        raise ValueError(f"the comparison must differ from the reference ({reference!r})")
+    data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
+    data["strategies"] = {n: data["strategies"][n] for n in (reference, comparison)}
+    data["reference"] = reference
+    return scenario_from_dict(data, name=f"{scenario.name} ({comparison} vs {reference})")
+
+
+def parameter_unit(scenario: Scenario, path: str) -> str:
+    """Unit of a parameter for axis labels, e.g. ``months``, ``USD per 28 days``, ``USD``."""
+    p = parameters(scenario)[path]
+    cur = scenario.currency
+    if isinstance(p, CostRate):
+        return f"{cur} per {p.per}"
+    if isinstance(p, Duration):
+        return p.unit
+    if isinstance(p, DiscountRate):
+        return "annual rate"
+    if isinstance(p, Probability):
+        return "probability"
+    if isinstance(p, Decrement):
+        return "utility decrement"
+    if isinstance(p, Utility):
+        return "utility"
+    if path.startswith("assays.") and path.endswith(".cost"):
+        return f"{cur} per test"
+    if path.startswith("costs.") or path.endswith(".cost"):
+        return cur
+    if path.endswith("hazard_ratio"):
+        return "hazard ratio"
+    if path.endswith(".shape"):
+        return "Weibull shape"
+    return ""
+
+
+def ranged_parameters(
+    scenario: Scenario, ranges: dict[str, tuple[float, float]] | None = None
+) -> dict[str, tuple[float, float, str]]:
+    """``path → (low, high, source)`` for every parameter with a DSA range.
+
+    ``source`` is ``"range"`` (explicit), ``"psa 95%"`` (distribution percentiles) or
+    ``"given"`` (from ``ranges``, which adds or overrides ranges).
+    """
+    params = parameters(scenario)
+    out: dict[str, tuple[float, float, str]] = {}
+    for path, p in params.items():
+        lh = p.low_high()
+        if lh is not None:
+            source = "range" if p.range is not None else "psa 95%"
+            out[path] = (float(lh[0]), float(lh[1]), source)
+    for path, (lo, hi) in (ranges or {}).items():
+        if path not in params:
+            raise KeyError(f"unknown parameter {path!r}")
+        out[path] = (float(lo), float(hi), "given")
+    return out
+
+
+def unused(scenario: Scenario, path: str) -> bool:
+    """True if no strategy of ``scenario`` reads the parameter (an assay, switch therapy or
+    targeted second-line therapy that none of its strategies uses)."""
+    parts = path.split(".")
+    st = list(scenario.strategies.values())
+    if parts[0] == "assays":
+        used = {s.monitoring.assay for s in st if s.monitoring}
+        used |= {s.test_at_progression.assay for s in st if s.test_at_progression}
+        return parts[1] not in used
+    if parts[0] == "switch_therapies":
+        return parts[1] not in {s.switch.to for s in st if s.switch}
+    if parts[0] == "targeted_second_line":
+        return not any(s.test_at_progression for s in st)
+    return False
+
+
+# ------------------------------------------------------------------------- running
+def increments(
+    scenario: Scenario, values: dict[str, float], patients: int, seed: int
+) -> tuple[float, float]:
+    """Mean incremental cost and QALYs of the non-reference strategy of a two-strategy
+    scenario, with ``values`` substituted (same patients for both strategies)."""
+    from .simulation import simulate
+
+    variant = with_values(scenario, values)
+    means = (
+        simulate(variant, patients=patients, seed=seed)
+        .patients.groupby("strategy", observed=True)[["cost_total", "qalys"]]
+        .mean()
+    )
+    other = next(s for s in variant.strategies if s != variant.reference)
+    d = means.loc[other] - means.loc[variant.reference]
+    return float(d["cost_total"]), float(d["qalys"])
+
+
+def _task(job: tuple) -> tuple[float, float]:
+    return increments(*job)
+
+
+def _run_all(jobs: list[tuple], workers: int, progress: bool | None, desc: str) -> list:
+    """``increments`` for each job, in order; ``workers`` > 1 uses local processes."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    show = progress if progress is not None else sys.stderr.isatty()
+    with tqdm(total=len(jobs), desc=desc, unit="run", disable=not show, leave=False) as bar:
+        if workers <= 1 or len(jobs) <= 1:
+            out = []
+            for job in jobs:
+                out.append(_task(job))
+                bar.update()
+            return out
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            out = []
+            for r in pool.map(_task, jobs):
+                out.append(r)
+                bar.update()
+            return out
+
+
+def outcome(inc_cost: float, inc_qaly: float, measure: str, wtp: float) -> float:
+    """INMB at ``wtp`` or ICER (NaN when ΔQALY = 0) from incremental cost and QALYs."""
+    if measure == "inmb":
+        return wtp * inc_qaly - inc_cost
+    if measure == "icer":
+        return inc_cost / inc_qaly if inc_qaly != 0 else math.nan
+    raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+
+
+def _check(scenario: Scenario, measure: str, wtp: float | None) -> float:
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+    return scenario.willingness_to_pay[0].value if wtp is None else float(wtp)
+
+
+def one_way(
+    scenario: Scenario,
+    comparison: str,
+    *,
+    reference: str | None = None,
+    measure: str = "inmb",
+    wtp: float | None = None,
+    patients: int = 1000,
+    seed: int = 1,
+    ranges: dict[str, tuple[float, float]] | None = None,
+    only: Sequence[str] | None = None,
+    skip_unused: bool = True,
+    workers: int = 1,
+    progress: bool | None = False,
+) -> pd.DataFrame:
+    """One-way DSA of ``comparison`` vs the reference over every parameter with a range.
+
+    ``wtp`` (currency per QALY) defaults to the scenario's first threshold. ``only`` limits
+    the parameters; ``ranges`` adds or overrides ranges. Parameters that neither strategy
+    uses are not run when ``skip_unused`` (their outcome is the base, swing 0, ``used``
+    False). Returns one row per parameter sorted by ``swing = |outcome_high - outcome_low|``
+    (largest first), with the parameter's ``unit``, ``base_value``, ``low``, ``high``, the
+    incremental cost and QALYs and the ``outcome`` at each end, the ``base`` outcome and the
+    analysis settings (measure, comparison, reference, wtp, currency, patients, seed).
+    """
+    wtp = _check(scenario, measure, wtp)
+    small = reduced_scenario(scenario, comparison, reference)
+    ranged = ranged_parameters(small, ranges)
+    if only is not None:
+        missing = [p for p in only if p not in ranged]
+        if missing:
+            raise KeyError(f"no range for parameter(s) {missing}: add range: [low, high]")
+        ranged = {p: ranged[p] for p in only}
+    params = parameters(small)
+    run = {p: not (skip_unused and unused(small, p)) for p in ranged}
+    jobs = [(small, {}, patients, seed)]
+    for p, (lo, hi, _) in ranged.items():
+        if run[p]:
+            jobs += [(small, {p: lo}, patients, seed), (small, {p: hi}, patients, seed)]
+    done = iter(_run_all(jobs, workers, progress, "one-way DSA"))
+    base_c, base_q = next(done)
+    base = outcome(base_c, base_q, measure, wtp)
+    rows = []
+    for p, (lo, hi, source) in ranged.items():
+        (cl, ql), (ch, qh) = (next(done), next(done)) if run[p] else ((base_c, base_q),) * 2
+        o_lo, o_hi = outcome(cl, ql, measure, wtp), outcome(ch, qh, measure, wtp)
+        rows.append(
+            dict(
+                parameter=p,
+                unit=parameter_unit(small, p),
+                base_value=params[p].value,
+                low=lo,
+                high=hi,
+                range_source=source,
+                inc_cost_low=cl,
+                inc_qaly_low=ql,
+                inc_cost_high=ch,
+                inc_qaly_high=qh,
+                outcome_low=o_lo,
+                outcome_high=o_hi,
+                base=base,
+                swing=abs(o_hi - o_lo) if not (math.isnan(o_lo) or math.isnan(o_hi)) else math.nan,
+                used=run[p],
+            )
+        )
+    table = pd.DataFrame(rows)
+    if table.empty:
+        raise ValueError("no parameter has a range: add range: [low, high] or a psa: distribution")
+    table = table.sort_values("swing", ascending=False, kind="stable", na_position="first")
+    settings = dict(
+        measure=measure,
+        comparison=comparison,
+        reference=small.reference,
+        wtp=wtp,
+        currency=scenario.currency,
+        patients=patients,
+        seed=seed,
+    )
+    return table.assign(**settings).reset_index(drop=True)
+
+
+def two_way(
+    scenario: Scenario,
+    comparison: str,
+    x: str,
+    y: str,
+    *,
+    steps: int = 5,
+    reference: str | None = None,
+    measure: str = "inmb",
+    wtp: float | None = None,
+    patients: int = 1000,
+    seed: int = 1,
+    ranges: dict[str, tuple[float, float]] | None = None,
+    workers: int = 1,
+    progress: bool | None = False,
+) -> pd.DataFrame:
+    """Two-way DSA: ``steps`` × ``steps`` values of parameters ``x`` and ``y`` spread evenly
+    over their ranges. Returns one row per grid cell: ``x_parameter, x_value, y_parameter,
+    y_value, inc_cost, inc_qaly, outcome`` and the analysis settings (as :func:`one_way`)."""
+    wtp = _check(scenario, measure, wtp)
+    if x == y:
+        raise ValueError("two-way analysis needs two different parameters")
+    if steps < 2:
+        raise ValueError("steps must be at least 2")
+    small = reduced_scenario(scenario, comparison, reference)
+    ranged = ranged_parameters(small, ranges)
+    for p in (x, y):
+        if p not in ranged:
+            raise KeyError(f"no range for parameter {p!r}: add range: [low, high] or psa:")
+    xs = np.linspace(ranged[x][0], ranged[x][1], steps)
+    ys = np.linspace(ranged[y][0], ranged[y][1], steps)
+    cells = [(float(a), float(b)) for b in ys for a in xs]
+    jobs = [(small, {x: a, y: b}, patients, seed) for a, b in cells]
+    results = _run_all(jobs, workers, progress, "two-way DSA")
+    rows = [
+        dict(
+            x_parameter=x,
+            x_unit=parameter_unit(small, x),
+            x_value=a,
+            y_parameter=y,
+            y_unit=parameter_unit(small, y),
+            y_value=b,
+            inc_cost=c,
+            inc_qaly=q,
+            outcome=outcome(c, q, measure, wtp),
+        )
+        for (a, b), (c, q) in zip(cells, results, strict=True)
+    ]
+    settings = dict(
+        measure=measure,
+        comparison=comparison,
+        reference=small.reference,
+        wtp=wtp,
+        currency=scenario.currency,
+        patients=patients,
+        seed=seed,
+    )
+    return pd.DataFrame(rows).assign(**settings)
+
+
+# ------------------------------------------------------------------------- plots
+def _outcome_label(measure: str, currency: str, wtp: float) -> str:
+    if measure == "inmb":
+        return f"Incremental net monetary benefit ({currency} per patient, WTP {wtp:,.0f}/QALY)"
+    return f"ICER ({currency} per QALY gained)"
+
+
+def _short(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def tornado(table: pd.DataFrame, top: int = 15, ax: Axes | None = None) -> Axes:
+    """Tornado diagram of a :func:`one_way` table: the ``top`` parameters by swing, bars from
+    the base outcome to the outcome at each end of the range."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE, money, style
+
+    t = table[table["used"]].head(top).iloc[::-1]
+    first = table.iloc[0]
+    measure, cur, wtp = first["measure"], first["currency"], float(first["wtp"])
+    base = float(first["base"])
+    with style():
+        if ax is None:
+            ax = plt.figure(figsize=(9, 1.6 + 0.38 * len(t))).add_subplot()
+        y = np.arange(len(t))
+        for col, colour, label in (
+            ("outcome_low", PALETTE[0], "parameter at low value"),
+            ("outcome_high", PALETTE[1], "parameter at high value"),
+        ):
+            ax.barh(y, t[col] - base, left=base, color=colour, height=0.7, label=label)
+        ax.axvline(base, color="black", lw=1)
+        if measure == "inmb":
+            ax.axvline(0, color="grey", lw=1, ls="--", label="INMB = 0 (ICER = WTP)")
+        else:
+            ax.axvline(wtp, color="grey", lw=1, ls="--", label=f"WTP {cur} {wtp:,.0f}/QALY")
+        labels = [
+            f"{r.parameter}\n[{_short(r.low)} – {_short(r.high)}{' ' + r.unit if r.unit else ''}]"
+            for r in t.itertuples()
+        ]
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.grid(axis="y", visible=False)
+        ax.xaxis.set_major_formatter(money(cur))
+        for label in ax.get_xticklabels():
+            label.set_rotation(20)
+        ax.set_xlabel(_outcome_label(measure, cur, wtp))
+        ax.set_title(
+            f"One-way sensitivity: {first['comparison']} vs {first['reference']}\n"
+            f"(base {cur} {base:,.0f}; {int(first['patients']):,} patients, common random numbers)"
+        )
+        ax.legend(loc="lower right", fontsize=8)
+        return ax
+
+
+def heatmap(grid: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Heat map of a :func:`two_way` grid, with the decision boundary (INMB = 0, or ICER =
+    WTP) drawn as a contour and each cell's value written in it."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    from .plots import axes, money, style
+
+    first = grid.iloc[0]
+    measure, cur, wtp = first["measure"], first["currency"], float(first["wtp"])
+    table = grid.pivot(index="y_value", columns="x_value", values="outcome")
+    xs, ys, z = table.columns.to_numpy(), table.index.to_numpy(), table.to_numpy()
+    centre = 0.0 if measure == "inmb" else wtp
+    finite = z[np.isfinite(z)]
+    with style():
+        ax = axes(ax)
+        norm = None
+        if finite.size and finite.min() < centre < finite.max():
+            norm = TwoSlopeNorm(centre, finite.min(), finite.max())
+        cmap = "RdBu" if measure == "inmb" else "RdBu_r"
+        mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap=cmap, norm=norm)
+        bar = ax.figure.colorbar(mesh, ax=ax, format=money(cur))
+        bar.set_label(_outcome_label(measure, cur, wtp), fontsize=8.5)
+        if norm is not None:
+            ax.contour(xs, ys, z, levels=[centre], colors="black", linewidths=1.5)
+        for (i, j), v in np.ndenumerate(z):
+            if np.isfinite(v) and z.size <= 121:
+                ax.text(xs[j], ys[i], f"{v / 1000:,.0f}k", ha="center", va="center", fontsize=7)
+        xu, yu = first["x_unit"], first["y_unit"]
+        ax.set_xlabel(f"{first['x_parameter']}" + (f" ({xu})" if xu else ""))
+        ax.set_ylabel(f"{first['y_parameter']}" + (f" ({yu})" if yu else ""))
+        boundary = "INMB = 0" if measure == "inmb" else f"ICER = {cur} {wtp:,.0f}/QALY"
+        ax.set_title(
+            f"Two-way sensitivity: {first['comparison']} vs {first['reference']}\n"
+            f"(black line: {boundary}; cells in thousands of {cur})",
+            fontsize=11,
+        )
+        ax.grid(False)
+        plt.setp(ax.get_xticklabels(), rotation=20)
+        return ax

@@ -1,0 +1,300 @@
+"""Threshold (value-based) price of a switch drug or an assay.
+
+A price enters the model only as a cost: the switch drug's cost per period accrues over
+days on the drug, an assay's cost is paid per test, and neither changes any event. So every
+strategy's mean discounted cost is exactly linear in the price ``p``:
+``cost_s(p) = a_s + b_s·p``, while its QALYs do not depend on ``p``. Two runs with the same
+seed and patients (``p = 0`` and the base price) give ``a_s`` and ``b_s``; no search is needed.
+
+* Against the reference: ``ICER(p) = (Δa + Δb·p) / ΔQ`` equals the willingness to pay ``W``
+  at ``p* = (W·ΔQ − Δa) / Δb``.
+* Along the efficiency frontier: at ``W`` the preferred strategy maximises the net monetary
+  benefit ``W·q_s − a_s − b_s·p``, a straight line in ``p``. The upper envelope of these lines
+  gives the price interval over which each strategy is the cost-effective choice; at each
+  interval end its frontier ICER against the neighbouring strategy equals ``W``.
+
+Prices are in the item's own unit: currency per billing period (e.g. per 28 days) for a
+switch therapy, currency per test for an assay.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from .cea import incremental_analysis
+from .scenario import parameters, with_values
+from .schema import Scenario
+
+
+def price_parameter(scenario: Scenario, item: str) -> str:
+    """Dotted path of the price of ``item``: a switch therapy or assay name, or a path such
+    as ``switch_therapies.camizestrant.cost`` or ``assays.guardant360.cost``."""
+    if item in scenario.switch_therapies:
+        return f"switch_therapies.{item}.cost"
+    if item in scenario.assays:
+        return f"assays.{item}.cost"
+    parts = item.split(".")
+    ok = len(parts) == 3 and parts[2] == "cost"
+    if ok and parts[0] == "switch_therapies" and parts[1] in scenario.switch_therapies:
+        return item
+    if ok and parts[0] == "assays" and parts[1] in scenario.assays:
+        return item
+    names = [*scenario.switch_therapies, *scenario.assays]
+    raise ValueError(
+        f"no price called {item!r}: name a switch therapy or assay ({', '.join(names)}), "
+        "or give switch_therapies.<name>.cost or assays.<name>.cost"
+    )
+
+
+def default_price_item(scenario: Scenario) -> str:
+    """The switch therapy of the first strategy that switches (else the first assay)."""
+    for st in scenario.strategies.values():
+        if st.switch is not None:
+            return st.switch.to
+    if scenario.assays:
+        return next(iter(scenario.assays))
+    raise ValueError("the scenario has no switch therapy or assay to price")
+
+
+def price_unit(scenario: Scenario, path: str) -> str:
+    """``USD per 28 days`` for a switch therapy, ``USD per test`` for an assay."""
+    p = parameters(scenario)[path]
+    per = getattr(p, "per", None)
+    return f"{scenario.currency} per {per}" if per else f"{scenario.currency} per test"
+
+
+def _means(scenario: Scenario, patients: int, seed: int) -> pd.DataFrame:
+    from .simulation import simulate
+
+    r = simulate(scenario, patients=patients, seed=seed)
+    g = r.patients.groupby("strategy", observed=True, sort=False)[["cost_total", "qalys"]]
+    return g.mean().loc[list(scenario.strategies)]
+
+
+def cost_at_price(scenario: Scenario, path: str, price: float, patients: int, seed: int):
+    """Mean discounted cost and QALYs per strategy with the price set to ``price``."""
+    return _means(with_values(scenario, {path: price}), patients, seed)
+
+
+def price_lines(
+    scenario: Scenario, item: str, *, patients: int = 2000, seed: int = 1
+) -> pd.DataFrame:
+    """Per strategy, the exact line ``cost(p) = cost_at_zero + cost_per_price_unit · p``.
+
+    Returns ``strategy, qaly, cost_at_zero, cost_per_price_unit, cost_at_base, base_price,
+    price_parameter, price_unit, currency, patients, seed`` (discounted, per patient).
+    """
+    path = price_parameter(scenario, item)
+    base = parameters(scenario)[path].value
+    probe = base if base > 0 else 1.0
+    at0 = cost_at_price(scenario, path, 0.0, patients, seed)
+    at1 = cost_at_price(scenario, path, probe, patients, seed)
+    if not np.array_equal(at0["qalys"].to_numpy(), at1["qalys"].to_numpy()):
+        raise RuntimeError(f"QALYs changed with {path}: the price is not a pure cost")
+    slope = (at1["cost_total"] - at0["cost_total"]) / probe
+    return pd.DataFrame(
+        {
+            "strategy": list(scenario.strategies),
+            "qaly": at0["qalys"].to_numpy(),
+            "cost_at_zero": at0["cost_total"].to_numpy(),
+            "cost_per_price_unit": slope.to_numpy(),
+            "cost_at_base": (at0["cost_total"] + slope * base).to_numpy(),
+            "base_price": base,
+            "price_parameter": path,
+            "price_unit": price_unit(scenario, path),
+            "currency": scenario.currency,
+            "reference": scenario.reference,
+            "patients": patients,
+            "seed": seed,
+        }
+    )
+
+
+def costs(lines: pd.DataFrame, price: float) -> pd.DataFrame:
+    """``strategy, cost, qaly`` at ``price`` (the table :mod:`hemodel.cea` reads)."""
+    return pd.DataFrame(
+        {
+            "strategy": lines["strategy"],
+            "cost": lines["cost_at_zero"] + lines["cost_per_price_unit"] * price,
+            "qaly": lines["qaly"],
+        }
+    )
+
+
+def _wtps(lines: pd.DataFrame, wtp) -> list[float]:
+    return [float(w) for w in np.atleast_1d(wtp)]
+
+
+def threshold_prices(
+    lines: pd.DataFrame, wtp: float | Sequence[float], reference: str | None = None
+) -> pd.DataFrame:
+    """Price at which each strategy's ICER against ``reference`` equals each ``wtp``.
+
+    ``threshold_price = (W·ΔQ − Δa) / Δb``, where the strategy's incremental cost is
+    ``Δa + Δb·p``. At prices below it the strategy's INMB is positive (when ΔQ > 0). The
+    ``note`` says when the price does not affect the comparison (Δb = 0), when no price of
+    at least zero reaches the threshold, or when the strategy gains no QALYs.
+    """
+    reference = reference or str(lines["reference"].iloc[0])
+    by = lines.set_index("strategy")
+    ref = by.loc[reference]
+    rows = []
+    for w in _wtps(lines, wtp):
+        for name, s in by.iterrows():
+            if name == reference:
+                continue
+            dq = s["qaly"] - ref["qaly"]
+            da = s["cost_at_zero"] - ref["cost_at_zero"]
+            db = s["cost_per_price_unit"] - ref["cost_per_price_unit"]
+            base = s["base_price"]
+            p_star, note = math.nan, ""
+            if db == 0:
+                note = "price does not change this comparison"
+            else:
+                p_star = (w * dq - da) / db
+                if dq <= 0:
+                    note = "no QALY gain: INMB is 0 at this price, ICER meaningless"
+                elif p_star < 0:
+                    note = "not cost-effective at any price >= 0"
+            icer_base = (da + db * base) / dq if dq != 0 else math.nan
+            rows.append(
+                dict(
+                    wtp=w,
+                    strategy=name,
+                    reference=reference,
+                    inc_qaly=dq,
+                    inc_cost_at_zero=da,
+                    inc_cost_per_price_unit=db,
+                    base_price=base,
+                    icer_at_base=icer_base,
+                    icer_at_zero=da / dq if dq != 0 else math.nan,
+                    threshold_price=p_star,
+                    price_unit=s["price_unit"],
+                    currency=s["currency"],
+                    note=note,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def _best(lines: pd.DataFrame, w: float, p: float) -> int:
+    nmb = w * lines["qaly"] - lines["cost_at_zero"] - lines["cost_per_price_unit"] * p
+    return int(np.argmax(nmb.to_numpy()))  # ties: first in scenario order
+
+
+def frontier_prices(
+    lines: pd.DataFrame, wtp: float | Sequence[float], min_price: float = 0.0
+) -> pd.DataFrame:
+    """Price intervals (from ``min_price`` up) over which each strategy is the cost-effective
+    choice at each WTP.
+
+    The preferred strategy maximises ``W·q_s − a_s − b_s·p``; candidate change points are
+    the prices where two of these lines cross. One row per interval: ``wtp, strategy,
+    price_from, price_to`` (inf when open; the first interval also holds below
+    ``min_price``), the frontier comparator and ICER from
+    :func:`hemodel.cea.incremental_analysis` at a price inside the interval, and the
+    strategies preferred just below and above. At ``price_to`` the ICER of ``strategy``
+    against ``preferred_above`` equals ``W`` (and likewise at ``price_from``).
+    """
+    a = lines["cost_at_zero"].to_numpy(float)
+    b = lines["cost_per_price_unit"].to_numpy(float)
+    q = lines["qaly"].to_numpy(float)
+    names = list(lines["strategy"])
+    rows = []
+    for w in _wtps(lines, wtp):
+        v = w * q - a
+        cuts = {float(min_price)}
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                if b[i] != b[j]:
+                    p = (v[i] - v[j]) / (b[i] - b[j])
+                    if p > min_price and math.isfinite(p):
+                        cuts.add(p)
+        edges = sorted(cuts)
+        probes = [(lo + hi) / 2 for lo, hi in zip(edges, edges[1:], strict=False)]
+        probes.append(edges[-1] + max(1.0, edges[-1]))
+        spans: list[list] = []
+        for lo, probe in zip(edges, probes, strict=True):
+            k = _best(lines, w, probe)
+            if spans and spans[-1][0] == k:
+                continue
+            if spans:
+                spans[-1][2] = lo
+            spans.append([k, lo, math.inf, probe])
+        for n, (k, lo, hi, probe) in enumerate(spans):
+            inc = incremental_analysis(costs(lines, probe)).set_index("strategy").loc[names[k]]
+            rows.append(
+                dict(
+                    wtp=w,
+                    strategy=names[k],
+                    price_from=lo,
+                    price_to=hi,
+                    frontier_status=inc["status"],
+                    compared_with=inc["compared_with"],
+                    frontier_icer=inc["icer"],
+                    preferred_below=names[spans[n - 1][0]] if n else None,
+                    preferred_above=names[spans[n + 1][0]] if n + 1 < len(spans) else None,
+                    price_unit=lines["price_unit"].iloc[0],
+                    currency=lines["currency"].iloc[0],
+                )
+            )
+        for k, name in enumerate(names):
+            if all(s[0] != k for s in spans):
+                rows.append(dict(wtp=w, strategy=name, price_from=math.nan, price_to=math.nan))
+    out = pd.DataFrame(rows)
+    never = f"not preferred at any price >= {min_price:,.0f}"
+    out["note"] = np.where(out["price_from"].isna(), never, "")
+    return out
+
+
+# ------------------------------------------------------------------------- plot
+def icer_price_plot(
+    lines: pd.DataFrame,
+    wtp: float | Sequence[float],
+    reference: str | None = None,
+    label: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """ICER against the reference as a function of price, one line per strategy whose cost
+    depends on the price, with each WTP (dashed) and each threshold price (dot) marked."""
+    from .plots import axes, money, strategy_colours, style
+
+    reference = reference or str(lines["reference"].iloc[0])
+    thr = threshold_prices(lines, wtp, reference)
+    thr = thr[(thr["inc_cost_per_price_unit"] != 0) & (thr["inc_qaly"] > 0)]
+    cur, unit = lines["currency"].iloc[0], lines["price_unit"].iloc[0]
+    base = float(lines["base_price"].iloc[0])
+    label = label or lines["price_parameter"].iloc[0]
+    stars = thr["threshold_price"].to_numpy(float)
+    lo = min(0.0, 1.1 * stars.min()) if stars.size else 0.0
+    hi = max(2.0 * base, 1.1 * stars.max() if stars.size else 0.0, 1.0)
+    grid = np.linspace(lo, hi, 200)
+    colours = strategy_colours(lines["strategy"])
+    with style():
+        ax = axes(ax)
+        for name, g in thr.groupby("strategy", sort=False):
+            s = g.iloc[0]
+            icer = (s["inc_cost_at_zero"] + s["inc_cost_per_price_unit"] * grid) / s["inc_qaly"]
+            ax.plot(grid, icer, color=colours[name], lw=1.8, label=name)
+            ax.scatter(g["threshold_price"], g["wtp"], color=colours[name], s=36, zorder=3,
+                       edgecolors="black", linewidths=0.6)  # fmt: skip
+        for w, ls in zip(_wtps(lines, wtp), ("--", "-.", ":", (0, (5, 1))), strict=False):
+            ax.axhline(w, color="black", ls=ls, lw=1, label=f"WTP {cur} {w:,.0f}/QALY")
+        ax.axvline(base, color="grey", lw=1.5, alpha=0.7, label=f"base price {cur} {base:,.0f}")
+        if lo < 0:
+            ax.axvspan(lo, 0, color="grey", alpha=0.12, lw=0, label="negative price (unattainable)")
+        ax.set_xlim(lo, hi)
+        ax.xaxis.set_major_formatter(money(cur))
+        ax.yaxis.set_major_formatter(money(cur))
+        ax.set_xlabel(f"Price of {label} ({unit})")
+        ax.set_ylabel(f"ICER vs {reference} ({cur} per QALY)")
+        ax.set_title(f"Threshold price of {label}\n(dots: price at which ICER = WTP)")
+        ax.legend(loc="upper left", fontsize=8)
+        for t in ax.get_xticklabels():
+            t.set_rotation(20)
+        return ax
