@@ -618,6 +618,20 @@ class Uncertainty(Strict):
     dirichlet: list[DirichletGroup] = Field(default_factory=list)
 
 
+class Sweep(Strict):
+    """A grid over a monitoring strategy's settings, expanded into strategies by
+    ``hemodel sweep``. Unlisted settings keep those of ``base``."""
+
+    base: str = Field(description="a strategy with monitoring whose settings are varied")
+    every: list[Duration] = Field(default_factory=list, description="testing intervals")
+    assay: list[str] = Field(default_factory=list)
+    start: list[TimeOffset] = Field(default_factory=list, description="first test")
+    when: list[Literal["immediately", "next_visit"]] = Field(default_factory=list)
+    compare_with: list[str] = Field(
+        default_factory=list, description="other strategies kept as comparators"
+    )
+
+
 _NAME = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 
 
@@ -650,3 +664,4 @@ class Scenario(Strict):
         default_factory=dict
     )
     uncertainty: Uncertainty = Field(default_factory=Uncertainty)
+    sweeps: dict[Annotated[str, Field(pattern=_NAME)], Sweep] = Field(default_factory=dict)

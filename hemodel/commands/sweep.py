@@ -1,0 +1,115 @@
+"""``hemodel sweep``: testing-frequency (and assay, start, switch timing) sweep."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXAMPLE = """example:
+  hemodel sweep scenarios/serena6_us.yaml --sweep testing_interval --patients 2000 --out sweep/
+
+writes sweep.csv (one row per grid strategy: settings, cost, QALYs, NMB, frontier status),
+sweep_optimal.csv (the optimal strategy and testing interval at each willingness to pay) and
+sweep.png (cost, QALYs and NMB against the testing interval)
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="sweep the testing interval (and assay, start, switch timing) of a strategy",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    p.add_argument(
+        "--sweep", help="name of the sweep in the scenario's sweeps: block (default: the first)"
+    )
+    p.add_argument("--patients", type=int, default=2000, help="patients (default 2000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--out", type=Path, default=Path("sweep"), help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from .. import plots
+    from ..scenario import default_scenario_path, load_scenario
+    from ..simulation import simulate
+    from ..sweep import analyse, expand, plot
+
+    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    scenario = load_scenario(path)
+    if not scenario.sweeps:
+        print(f"{path}: no sweeps: block (see scenarios/serena6_us.yaml for an example)")
+        return 2
+    name = args.sweep or next(iter(scenario.sweeps))
+    expanded, grid = expand(scenario, name)
+    results = simulate(
+        expanded, patients=args.patients, seed=args.seed, progress=False if args.quiet else None
+    )
+    summary = results.summary().rename(
+        columns={
+            "cost_total": "cost",
+            "cost_total_se": "cost_se",
+            "qalys": "qaly",
+            "qalys_se": "qaly_se",
+        }
+    )
+    wtps = [w.value for w in scenario.willingness_to_pay]
+    top = max(wtps)
+    grid_wtp = np.unique(np.concatenate([np.linspace(0, 20 * top, 201), wtps]))
+    out = analyse(summary, grid, grid_wtp)
+    cur = scenario.currency
+    table = grid.merge(
+        summary[["strategy", "cost", "cost_se", "qaly", "qaly_se", "tests"]], on="strategy"
+    )
+    table = table.merge(out["frontier"][["strategy", "status", "icer"]], on="strategy")
+    table[f"nmb_at_{wtps[0]:.0f}"] = wtps[0] * table["qaly"] - table["cost"]
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.assign(currency=cur).to_csv(args.out / "sweep.csv", index=False)
+    out["optimal"].assign(currency=cur).to_csv(args.out / "sweep_optimal.csv", index=False)
+    ref = summary.set_index("strategy").loc[scenario.reference]
+    axes = plot(table, cur, wtps[0], (ref["cost"], ref["qaly"]))
+    plots.save(axes[0], args.out / "sweep.png")
+
+    show = table.sort_values("every_weeks")[
+        ["strategy", "every_weeks", "cost", "qaly", "status", "icer"]
+    ]
+    show = show.rename(
+        columns={
+            "every_weeks": "interval (weeks)",
+            "cost": f"cost ({cur})",
+            "qaly": "QALYs",
+            "icer": f"ICER ({cur}/QALY)",
+        }
+    )
+    show[f"cost ({cur})"] = show[f"cost ({cur})"].map("{:,.0f}".format)
+    show["QALYs"] = show["QALYs"].map("{:.4f}".format)
+    show[f"ICER ({cur}/QALY)"] = show[f"ICER ({cur}/QALY)"].map(
+        lambda x: "—" if pd.isna(x) else f"{x:,.0f}"
+    )
+    show["interval (weeks)"] = show["interval (weeks)"].map("{:g}".format)
+    with pd.option_context("display.width", 200):
+        print(
+            f"Sweep '{name}' of {scenario.name}: {len(grid)} strategies, "
+            f"{args.patients:,} patients, seed {args.seed}; costs discounted.\n"
+        )
+        print(show.to_string(index=False))
+    best = out["optimal"]
+    print("\nOptimal strategy by willingness to pay:")
+    for w in wtps:
+        row = best.loc[np.isclose(best["wtp"], w)].iloc[0]
+        interval = "—" if pd.isna(row["every_weeks"]) else f"every {row['every_weeks']:g} weeks"
+        print(f"  {cur} {w:,.0f}/QALY: {row['strategy']} ({interval})")
+    changes = best[best["strategy"] != best["strategy"].shift()]
+    print(
+        "  (optimal changes at: "
+        + ", ".join(f"{cur} {r.wtp:,.0f} → {r.strategy}" for r in changes.itertuples())
+        + ")"
+    )
+    print(f"\nWrote sweep.csv, sweep_optimal.csv and sweep.png to {args.out}")
+    return 0
