@@ -18,7 +18,7 @@ EXIT_INVALID = 2
 
 #: Further subcommands, one module each in hemodel/commands/ with ``register(subparsers)``;
 #: each registered parser sets ``handler`` (a function of the parsed args returning an exit code).
-COMMANDS: tuple[str, ...] = ("psa", "sweep", "dsa", "threshold", "budget")
+COMMANDS: tuple[str, ...] = ("psa", "sweep", "dsa", "threshold", "budget", "init", "docs")
 
 _EXAMPLES = """examples:
   hemodel run                                   # default scenario (SERENA-6, US payer)
