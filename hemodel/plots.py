@@ -171,3 +171,91 @@ def evpi_curve(
         for label in ax.get_xticklabels():
             label.set_rotation(20)
         return ax
+
+
+_STATES = (  # (label, colour) of the timeline bars
+    ("progression-free on AI", "#56B4E9"),
+    ("ESR1 mutation, untreated", "#E69F00"),
+    ("progression-free after switch", "#009E73"),
+    ("progressed", "#D55E00"),
+)
+
+
+def patient_timelines(
+    patients: pd.DataFrame,
+    events: pd.DataFrame,
+    strategy: str,
+    ids: Sequence[int] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Gantt-style timelines of a few patients under one strategy (time in months).
+
+    Bars show the health state; markers show blood draws, positive results, the switch,
+    progression seen on a scan and death. ``patients``/``events``: ``Results.patients`` and
+    ``Results.events`` of a run with ``trace=True``.
+    """
+    from .units import DAYS_PER_MONTH
+
+    rows = patients[patients["strategy"] == strategy]
+    if ids is not None:
+        rows = rows[rows["patient"].isin(ids)]
+    rows = rows.head(12)
+    ev = events[events["strategy"] == strategy]
+    with style():
+        ax = axes(ax)
+        inf = float("inf")
+        for y, row in enumerate(rows.itertuples()):
+            end = row.death_days if pd.notna(row.death_days) else row.progression_free_days
+            end = max(end, row.progression_free_days)
+            t1 = row.true_progression_days if pd.notna(row.true_progression_days) else inf
+            emerge = row.emergence_days if pd.notna(row.emergence_days) else inf
+            switch = row.switch_days if pd.notna(row.switch_days) else inf
+            cuts = [
+                (0.0, min(emerge, switch, t1, end)),
+                (emerge, min(switch, t1, end)),
+                (switch, min(t1, end)),
+                (t1, end),
+            ]
+            for (start, stop), (_, colour) in zip(cuts, _STATES, strict=True):
+                if stop > start:
+                    ax.barh(
+                        y,
+                        (stop - start) / DAYS_PER_MONTH,
+                        left=start / DAYS_PER_MONTH,
+                        color=colour,
+                        height=0.55,
+                    )
+            mine = ev[ev["patient"] == row.patient]
+            draws = mine[mine["event"] == "draw"]["day"] / DAYS_PER_MONTH
+            ax.scatter(draws, [y + 0.38] * len(draws), marker="|", color="black", s=40)
+            pos = mine[(mine["event"] == "result") & (mine["detail"] == "positive")]
+            ax.scatter(
+                pos["day"] / DAYS_PER_MONTH,
+                [y + 0.38] * len(pos),
+                marker="o",
+                color="#CC79A7",
+                s=30,
+                zorder=3,
+            )
+            for event, marker in (("progression_detected", "v"), ("switch", "*")):
+                t = mine[mine["event"] == event]["day"] / DAYS_PER_MONTH
+                ax.scatter(t, [y] * len(t), marker=marker, color="black", s=60, zorder=3)
+            if pd.notna(row.death_days):
+                ax.scatter(row.death_days / DAYS_PER_MONTH, y, marker="X", color="black", s=60)
+        ax.set_yticks(range(len(rows)), [f"patient {p}" for p in rows["patient"]])
+        ax.invert_yaxis()
+        ax.set_xlabel("Months since start of first-line therapy")
+        ax.set_title(f"Patient timelines — {strategy}")
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=c, label=label) for label, c in _STATES] + [
+            Line2D([], [], marker="|", ls="", color="black", label="blood draw"),
+            Line2D([], [], marker="o", ls="", color="#CC79A7", label="positive result"),
+            Line2D([], [], marker="*", ls="", color="black", label="switch"),
+            Line2D([], [], marker="v", ls="", color="black", label="progression on scan"),
+            Line2D([], [], marker="X", ls="", color="black", label="death"),
+        ]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.grid(axis="y", visible=False)
+        return ax
