@@ -21,6 +21,7 @@ Instead of simulating events, each quantity is computed directly:
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -352,7 +353,7 @@ def _strategy(inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort, seed, sam
 
 
 def crosscheck(
-    scenario: Scenario | str,
+    scenario: Scenario | str | Path,
     patients: int = 1000,
     seed: int = 1,
     *,
@@ -361,7 +362,7 @@ def crosscheck(
     strategies=None,
 ) -> pd.DataFrame:
     """Cross-check table: one row per patient × strategy, like ``simulate(...).patients``."""
-    if isinstance(scenario, str):
+    if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     inputs = build_inputs(scenario)
     ids = np.arange(first_patient, first_patient + patients)
