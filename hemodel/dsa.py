@@ -318,7 +318,8 @@ def _outcome_label(measure: str, currency: str, wtp: float) -> str:
     return f"ICER ({currency} per QALY gained)"
 
 
-def _short(x: float) -> str:
+def short_number(x: float) -> str:
+    """``25,000``, ``12.5``, ``0.316``: thousands separators, three significant digits below 100."""
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
@@ -348,7 +349,9 @@ def tornado(table: pd.DataFrame, top: int = 15, ax: Axes | None = None) -> Axes:
         else:
             ax.axvline(wtp, color="grey", lw=1, ls="--", label=f"WTP {cur} {wtp:,.0f}/QALY")
         labels = [
-            f"{r.parameter}\n[{_short(r.low)} – {_short(r.high)}{' ' + r.unit if r.unit else ''}]"
+            f"{r.parameter}\n[{short_number(r.low)} – {short_number(r.high)} {r.unit}]".replace(
+                " ]", "]"
+            )
             for r in t.itertuples()
         ]
         ax.set_yticks(y, labels, fontsize=8)
@@ -359,7 +362,8 @@ def tornado(table: pd.DataFrame, top: int = 15, ax: Axes | None = None) -> Axes:
         ax.set_xlabel(_outcome_label(measure, cur, wtp))
         ax.set_title(
             f"One-way sensitivity: {first['comparison']} vs {first['reference']}\n"
-            f"(base {cur} {base:,.0f}; {int(first['patients']):,} patients, common random numbers)"
+            f"(base {money(cur)(base)}; {int(first['patients']):,} patients, "
+            "common random numbers)"
         )
         ax.legend(loc="lower right", fontsize=8)
         return ax
@@ -367,9 +371,10 @@ def tornado(table: pd.DataFrame, top: int = 15, ax: Axes | None = None) -> Axes:
 
 def heatmap(grid: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Heat map of a :func:`two_way` grid, with the decision boundary (INMB = 0, or ICER =
-    WTP) drawn as a contour and each cell's value written in it."""
+    WTP) drawn as a contour when it crosses the grid, and each cell's value written in it.
+    Blue is favourable to the comparison, red unfavourable."""
     import matplotlib.pyplot as plt
-    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.colors import Normalize, TwoSlopeNorm
 
     from .plots import axes, money, style
 
@@ -379,27 +384,45 @@ def heatmap(grid: pd.DataFrame, ax: Axes | None = None) -> Axes:
     xs, ys, z = table.columns.to_numpy(), table.index.to_numpy(), table.to_numpy()
     centre = 0.0 if measure == "inmb" else wtp
     finite = z[np.isfinite(z)]
+    lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    boundary = "INMB = 0" if measure == "inmb" else f"ICER = {cur} {wtp:,.0f}/QALY"
+    good_high = measure == "inmb"
+    if lo < centre < hi:
+        norm, cmap = TwoSlopeNorm(centre, lo, hi), "RdBu" if good_high else "RdBu_r"
+        note = f"black line: {boundary}"
+    else:
+        favourable = (lo >= centre) == good_high
+        norm = Normalize(lo, hi if hi > lo else lo + 1)
+        cmap = (
+            ("Blues" if good_high else "Blues_r")
+            if favourable
+            else ("Reds_r" if good_high else "Reds")
+        )
+        note = f"{'favourable' if favourable else 'unfavourable'} everywhere: no {boundary}"
     with style():
         ax = axes(ax)
-        norm = None
-        if finite.size and finite.min() < centre < finite.max():
-            norm = TwoSlopeNorm(centre, finite.min(), finite.max())
-        cmap = "RdBu" if measure == "inmb" else "RdBu_r"
         mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap=cmap, norm=norm)
         bar = ax.figure.colorbar(mesh, ax=ax, format=money(cur))
-        bar.set_label(_outcome_label(measure, cur, wtp), fontsize=8.5)
-        if norm is not None:
+        what = "INMB" if measure == "inmb" else "ICER"
+        per = f"per patient, WTP {wtp:,.0f}/QALY" if measure == "inmb" else "per QALY"
+        bar.set_label(f"{what} ({cur} {per})", fontsize=9)
+        if isinstance(norm, TwoSlopeNorm):
             ax.contour(xs, ys, z, levels=[centre], colors="black", linewidths=1.5)
+        colours = plt.get_cmap(cmap)
         for (i, j), v in np.ndenumerate(z):
             if np.isfinite(v) and z.size <= 121:
-                ax.text(xs[j], ys[i], f"{v / 1000:,.0f}k", ha="center", va="center", fontsize=7)
+                r, g, b, _ = colours(norm(v))
+                ink = "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"
+                ax.text(xs[j], ys[i], f"{v / 1000:,.0f}k", ha="center", va="center",
+                        fontsize=7.5, color=ink)  # fmt: skip
+        ax.set_xticks(xs, [short_number(x) for x in xs])
+        ax.set_yticks(ys, [short_number(y) for y in ys])
         xu, yu = first["x_unit"], first["y_unit"]
         ax.set_xlabel(f"{first['x_parameter']}" + (f" ({xu})" if xu else ""))
         ax.set_ylabel(f"{first['y_parameter']}" + (f" ({yu})" if yu else ""))
-        boundary = "INMB = 0" if measure == "inmb" else f"ICER = {cur} {wtp:,.0f}/QALY"
         ax.set_title(
             f"Two-way sensitivity: {first['comparison']} vs {first['reference']}\n"
-            f"(black line: {boundary}; cells in thousands of {cur})",
+            f"({note}; cells in thousands of {cur})",
             fontsize=11,
         )
         ax.grid(False)

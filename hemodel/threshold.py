@@ -196,8 +196,9 @@ def frontier_prices(
     The preferred strategy maximises ``W·q_s − a_s − b_s·p``; candidate change points are
     the prices where two of these lines cross. One row per interval: ``wtp, strategy,
     price_from, price_to`` (inf when open; the first interval also holds below
-    ``min_price``), the frontier comparator and ICER from
-    :func:`hemodel.cea.incremental_analysis` at a price inside the interval, and the
+    ``min_price``), the frontier status, comparator and ICER from
+    :func:`hemodel.cea.incremental_analysis` at ``evaluated_at_price`` (the interval's
+    midpoint, or ``price_from + max(1, |price_from|)`` when open), and the
     strategies preferred just below and above. At ``price_to`` the ICER of ``strategy``
     against ``preferred_above`` equals ``W`` (and likewise at ``price_from``).
     """
@@ -225,9 +226,10 @@ def frontier_prices(
                 continue
             if spans:
                 spans[-1][2] = lo
-            spans.append([k, lo, math.inf, probe])
-        for n, (k, lo, hi, probe) in enumerate(spans):
-            inc = incremental_analysis(costs(lines, probe)).set_index("strategy").loc[names[k]]
+            spans.append([k, lo, math.inf])
+        for n, (k, lo, hi) in enumerate(spans):
+            at = (lo + hi) / 2 if math.isfinite(hi) else lo + max(1.0, abs(lo))
+            inc = incremental_analysis(costs(lines, at)).set_index("strategy").loc[names[k]]
             rows.append(
                 dict(
                     wtp=w,
@@ -237,6 +239,7 @@ def frontier_prices(
                     frontier_status=inc["status"],
                     compared_with=inc["compared_with"],
                     frontier_icer=inc["icer"],
+                    evaluated_at_price=at,
                     preferred_below=names[spans[n - 1][0]] if n else None,
                     preferred_above=names[spans[n + 1][0]] if n + 1 < len(spans) else None,
                     price_unit=lines["price_unit"].iloc[0],

@@ -106,8 +106,8 @@ def run(args) -> int:
     shown = pd.DataFrame(
         {
             "Parameter": table["parameter"],
-            "Low": table["low"].map("{:,.4g}".format),
-            "High": table["high"].map("{:,.4g}".format),
+            "Low": table["low"].map(dsa.short_number),
+            "High": table["high"].map(dsa.short_number),
             "Unit": table["unit"],
             f"At low ({cur})": table["outcome_low"].map("{:,.0f}".format),
             f"At high ({cur})": table["outcome_high"].map("{:,.0f}".format),
