@@ -18,7 +18,16 @@ EXIT_INVALID = 2
 
 #: Further subcommands, one module each in hemodel/commands/ with ``register(subparsers)``;
 #: each registered parser sets ``handler`` (a function of the parsed args returning an exit code).
-COMMANDS: tuple[str, ...] = ("psa", "sweep", "dsa", "threshold", "budget", "init", "docs")
+COMMANDS: tuple[str, ...] = (
+    "psa",
+    "sweep",
+    "dsa",
+    "threshold",
+    "budget",
+    "init",
+    "docs",
+    "convergence",
+)
 
 _EXAMPLES = """examples:
   hemodel run                                   # default scenario (SERENA-6, US payer)
