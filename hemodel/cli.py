@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "budget",
     "init",
     "docs",
+    "report",
     "convergence",
 )
 

@@ -15,9 +15,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
-#: Okabe & Ito (2008) colour-blind-safe palette.
+#: Okabe & Ito (2008) colour-blind-safe palette, plus grey.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-           "#000000")  # fmt: skip
+           "#000000", "#999999")  # fmt: skip
 
 STYLE = {
     "figure.figsize": (7.5, 4.8),
@@ -258,4 +258,68 @@ def patient_timelines(
         ]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.grid(axis="y", visible=False)
+        return ax
+
+
+def cost_breakdown(summary: pd.DataFrame, currency: str, ax: Axes | None = None) -> Axes:
+    """Stacked bars of mean discounted cost per patient by category, one bar per strategy.
+
+    ``summary``: :meth:`Results.summary` (columns ``cost_<category>``)."""
+    from .economics import COST_CATEGORIES
+
+    with style():
+        ax = axes(ax)
+        names = list(summary["strategy"])
+        left = pd.Series(0.0, index=range(len(names)))
+        for i, cat in enumerate(COST_CATEGORIES):
+            values = summary[f"cost_{cat}"].reset_index(drop=True)
+            ax.barh(
+                range(len(names)),
+                values,
+                left=left,
+                color=PALETTE[i % len(PALETTE)],
+                label=cat.replace("_", " "),
+                height=0.6,
+            )
+            left = left + values
+        ax.set_yticks(range(len(names)), names)
+        ax.invert_yaxis()
+        ax.xaxis.set_major_formatter(money(currency))
+        ax.set_xlabel(f"Mean cost per patient ({currency}, discounted)")
+        ax.set_title("Costs by category")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.grid(axis="y", visible=False)
+        for label in ax.get_xticklabels():
+            label.set_rotation(20)
+        return ax
+
+
+def frontier_plane(frontier: pd.DataFrame, currency: str, ax: Axes | None = None) -> Axes:
+    """Mean cost against mean QALYs per strategy, with the efficiency frontier joined.
+
+    ``frontier``: :func:`hemodel.cea.incremental_analysis` output (strategy, cost, qaly,
+    status)."""
+    with style():
+        ax = axes(ax)
+        colours = strategy_colours(frontier["strategy"])
+        on = frontier[frontier["status"] == "frontier"].sort_values("cost")
+        ax.plot(on["qaly"], on["cost"], color="grey", lw=1.2, zorder=1, label="efficiency frontier")
+        for row in frontier.itertuples():
+            marker = "o" if row.status == "frontier" else "X"
+            ax.scatter(
+                row.qaly,
+                row.cost,
+                color=colours[row.strategy],
+                marker=marker,
+                s=70,
+                label=f"{row.strategy} ({row.status})",
+                zorder=2,
+                edgecolors="black",
+                linewidths=0.5,
+            )
+        ax.yaxis.set_major_formatter(money(currency))
+        ax.set_xlabel("Mean QALYs per patient (discounted)")
+        ax.set_ylabel(f"Mean cost per patient ({currency}, discounted)")
+        ax.set_title("Strategies and the efficiency frontier")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return ax

@@ -69,6 +69,7 @@ def psa_outputs(
     plots.save(plots.ce_plane(plane, cur, wtp=wtps[0], order=order), out / "ce_plane.png")
     plots.save(plots.acceptability(curve, cur, accept, order=order), out / "ceac.png")
     plots.save(plots.evpi_curve(value, cur), out / "evpi.png")
+    table, notes = _summary(scenario, per, frontier, wtps, partial, patients)
     return {
         "samples": per,
         "parameters": drawn,
@@ -77,11 +78,14 @@ def psa_outputs(
         "ceaf": accept,
         "evpi": value,
         "evppi": partial,
-        "text": _text(scenario, per, frontier, wtps, partial, patients),
+        "table": table,
+        "notes": notes,
+        "text": "\n\n".join([notes[0], table.to_string(index=False), *notes[1:]]),
     }
 
 
-def _text(scenario, per, frontier, wtps, partial, patients) -> str:
+def _summary(scenario, per, frontier, wtps, partial, patients) -> tuple[pd.DataFrame, list]:
+    """Display table (one row per strategy) and notes of a PSA."""
     cur = scenario.currency
     g = per.groupby("strategy", sort=False)
     table = pd.DataFrame(
@@ -104,11 +108,10 @@ def _text(scenario, per, frontier, wtps, partial, patients) -> str:
         else "reference"
         for s in table.index
     ]
+    table = table.reset_index()
     lines = [
         f"{scenario.name}: PSA of {per['sample'].nunique()} samples × {patients:,} "
-        f"patients (same patients in every sample; costs {cur}, discounted)",
-        "",
-        table.to_string(),
+        f"patients (same patients in every sample; costs {cur}, discounted)"
     ]
     noise = per.groupby("strategy", sort=False)["cost_se"].mean()
     spread = g["cost"].std()
@@ -139,4 +142,4 @@ def _text(scenario, per, frontier, wtps, partial, patients) -> str:
             f"Largest EVPPI at {wtps[0]:,.0f}/QALY: "
             + ", ".join(f"{r.group} {cur} {r.evppi:,.0f}" for r in top.itertuples())
         )
-    return "\n".join(lines)
+    return table, lines

@@ -1,0 +1,57 @@
+"""``hemodel report``: self-contained HTML report and Excel workbook."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+EXAMPLE = """examples:
+  hemodel report scenarios/serena6_us.yaml --out report/
+  hemodel report my_scenario.yaml --psa-samples 200 --sweep --out report/
+
+writes report.html (open in any browser; works offline) and report.xlsx (one sheet per table)
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="HTML report and Excel workbook of a scenario",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    p.add_argument("--out", type=Path, default=Path("report"), help="output folder")
+    p.add_argument("--patients", type=int, default=2000, help="patients (default 2000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument(
+        "--psa-samples",
+        type=int,
+        default=0,
+        help="add a PSA with this many samples (default: none)",
+    )
+    p.add_argument("--psa-patients", type=int, default=500, help="patients per PSA sample")
+    p.add_argument("--sweep", action="store_true", help="add the scenario's first sweep")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from ..report import build
+    from ..scenario import default_scenario_path, load_scenario
+
+    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    scenario = load_scenario(path)
+    html_path, xlsx_path = build(
+        scenario,
+        path,
+        args.out,
+        args.patients,
+        args.seed,
+        args.psa_samples,
+        args.psa_patients,
+        args.sweep,
+        progress=False if args.quiet else None,
+    )
+    print(f"Wrote {html_path} and {xlsx_path}")
+    return 0
