@@ -128,11 +128,14 @@ class Patient:
             for test in ready:
                 self.pending.remove(test)
                 self.trace(now, "result", "positive" if test.positive else "negative")
+                # lead time: from the first true positive to the scan that would have seen
+                # progression without any switch (only if it comes before that scan)
+                first_tp = test.true_positive and math.isnan(self.lead_time)
+                if first_tp and now < no_switch_detection:
+                    self.lead_time = no_switch_detection - now
                 if not test.positive or switch < INF or planned_switch < INF:
                     continue
                 self.first_positive = min(self.first_positive, now)
-                if test.true_positive:
-                    self.lead_time = no_switch_detection - now
                 baseline = emergence == 0.0 and test.true_positive
                 if baseline and not switch_plan.switch_baseline_mutations:
                     testing = testing and switch_plan.continue_testing

@@ -145,18 +145,9 @@ def test_variants_agree_per_patient(name):
     scenario = scenario_from_dict(_with(SERENA, **VARIANTS[name]))
     a, b = _pair(scenario, 150, seed=3)
     assert a["switched"].sum() > 10
-    # lead time differs where the engine is known to be wrong (see the xfail below)
-    skip = ("lead_time_days",) if name.startswith("continue testing") else ()
-    _assert_same(a, b, skip=skip)
+    _assert_same(a, b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: with continue_testing_after_switch, an unswitched baseline-mutation "
-    "patient's lead time is overwritten by every later true positive (engine/patient.py, "
-    "`self.lead_time = no_switch_detection - now`), so it no longer equals detected "
-    "progression minus detection_days",
-)
 def test_lead_time_is_measured_from_first_detection():
     changes = VARIANTS["continue testing, fulvestrant at next visit"]
     scenario = scenario_from_dict(
