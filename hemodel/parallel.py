@@ -1,0 +1,371 @@
+"""Execution back-ends behind one interface, and exact sums that combine identically anywhere.
+
+``Executor(workers, backend, scheduler)`` runs ``fn(shared, task)`` for every task and hands
+back results keyed by the task's position, whatever the back-end:
+
+- ``"serial"``: in the calling process (the default for one worker and for small runs);
+- ``"processes"``: local worker processes (``concurrent.futures`` with the ``spawn``
+  context). A worker that dies (killed, out of memory) breaks the pool: the pool is rebuilt
+  and every task that has not returned is submitted again, so no task is lost, and since a
+  result is kept once under its task's position, none is counted twice;
+- ``"dask"``: a Dask ``distributed`` cluster, either at ``scheduler`` (``tcp://host:port``)
+  or a ``LocalCluster`` of ``workers`` single-threaded processes. The scheduler reruns the
+  tasks of a lost worker itself.
+
+Tasks must be pure functions of their arguments (hemodel's are: every random number is
+keyed by seed, sample, patient and purpose), so a task rerun after a failure returns the
+same bits. :class:`Moments` holds **exact** sums (a float expansion, as in Shewchuk's
+algorithm, computed with ``math.fsum``) and exact sums of squares, so combining chunk
+results gives the same bits in any order, for any chunk size and on any back-end.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+BACKENDS = ("serial", "processes", "dask")
+#: Below this many patient-strategy simulations, ``workers=None`` runs in-process: starting
+#: worker processes (about a second each) would cost more than it saves.
+SMALL_RUN = 50_000
+#: Times a process pool may break (a worker died) in one ``map`` before giving up.
+MAX_POOL_RESTARTS = 10
+
+
+def resolve(
+    workers: int | None, backend: str | None, scheduler: str | None, work: int | None = None
+) -> tuple[str, int]:
+    """The back-end and worker count a request means.
+
+    ``scheduler`` implies ``"dask"``. Without a back-end, one worker means ``"serial"`` and
+    more mean ``"processes"``; ``workers=None`` means every core, or one for runs of fewer
+    than :data:`SMALL_RUN` patient-strategy simulations (``work``).
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    if scheduler:
+        if backend not in (None, "dask"):
+            raise ValueError(f"a scheduler address needs backend 'dask', not {backend!r}")
+        return "dask", workers or 0
+    cores = os.cpu_count() or 1
+    if workers is None:
+        small = backend is None and work is not None and work < SMALL_RUN
+        workers = 1 if small or backend == "serial" else cores
+    if backend is None:
+        backend = "serial" if workers == 1 else "processes"
+    return backend, 1 if backend == "serial" else workers
+
+
+def _ignore_sigint() -> None:  # worker processes: Ctrl-C is the parent's business
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Executor:
+    """Runs tasks on one back-end; a context manager (``close()`` stops what it started).
+
+    ``workers``, ``backend``, ``scheduler``: see :func:`resolve`; ``work`` (patient-strategy
+    simulations) lets ``workers=None`` choose in-process execution for small runs.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = 1,
+        backend: str | None = None,
+        scheduler: str | None = None,
+        *,
+        work: int | None = None,
+    ):
+        self.backend, self.workers = resolve(workers, backend, scheduler, work)
+        self.scheduler = scheduler
+        self.restarts = 0  # process pools rebuilt after a worker died (diagnostics)
+        self._pool: ProcessPoolExecutor | None = None
+        self._client = None
+        self._cluster = None
+
+    def __repr__(self) -> str:
+        where = f", scheduler={self.scheduler!r}" if self.scheduler else ""
+        return f"Executor(backend={self.backend!r}, workers={self.workers}{where})"
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker processes or Dask client/cluster this executor started."""
+        self._discard_pool()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    # -- running tasks ----------------------------------------------------------------
+    def map(
+        self,
+        fn: Callable,
+        tasks: Sequence,
+        shared: Any = None,
+        on_result: Callable[[int, Any], None] | None = None,
+    ) -> list:
+        """``[fn(shared, t) for t in tasks]``, in task order. ``on_result(i, result)`` is
+        called in this process as each task finishes (in completion order)."""
+        results: list = [None] * len(tasks)
+        for i, result in self.imap(fn, tasks, shared):
+            results[i] = result
+            if on_result is not None:
+                on_result(i, result)
+        return results
+
+    def imap(self, fn: Callable, tasks: Sequence, shared: Any = None) -> Iterator[tuple[int, Any]]:
+        """Yield ``(i, fn(shared, tasks[i]))`` as tasks finish, each ``i`` exactly once."""
+        tasks = list(tasks)
+        if not tasks:
+            return iter(())
+        if self.backend == "serial":
+            return ((i, fn(shared, t)) for i, t in enumerate(tasks))
+        if self.backend == "processes":
+            return self._imap_processes(fn, tasks, shared)
+        return self._imap_dask(fn, tasks, shared)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the workers (for diagnostics and fault-injection tests)."""
+        if self.backend == "serial":
+            return [os.getpid()]
+        if self.backend == "processes":
+            return sorted(self._ensure_pool()._processes or {})
+        return sorted(self._ensure_client().run(os.getpid).values())
+
+    # -- local processes ----------------------------------------------------------------
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_ignore_sigint
+            )
+            # start every worker now, so that worker_pids() sees them all
+            try:
+                for f in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
+                    f.result(timeout=120)
+            except BrokenProcessPool as exc:
+                self._discard_pool()
+                raise RuntimeError(
+                    "worker processes failed to start. A script that runs hemodel with "
+                    "workers must guard its entry point with `if __name__ == '__main__':` "
+                    "(worker processes are started with 'spawn' and import the script)."
+                ) from exc
+        return self._pool
+
+    def _discard_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = list((pool._processes or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:  # ours: stop them rather than let them finish abandoned tasks
+            if p.is_alive():
+                p.kill()
+        for p in processes:
+            p.join(timeout=5)
+
+    def _imap_processes(self, fn, tasks, shared) -> Iterator[tuple[int, Any]]:
+        pending = dict(enumerate(tasks))  # tasks whose result has not been handed out
+        restarts = 0
+        finished = False
+        try:
+            while pending:
+                pool = self._ensure_pool()
+                futures = {pool.submit(fn, shared, t): i for i, t in pending.items()}
+                broken = False
+                not_done = set(futures)
+                while not_done and not broken:
+                    done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
+                    for fut in sorted(done, key=futures.get):
+                        if isinstance(fut.exception(), BrokenProcessPool):
+                            broken = True
+                            continue
+                        i = futures[fut]
+                        result = fut.result()  # a task's own exception propagates
+                        del pending[i]
+                        yield i, result
+                if broken:
+                    # A worker died. Results already returned are kept; everything else is
+                    # submitted again to a fresh pool (tasks are pure, so reruns are exact).
+                    restarts += 1
+                    self.restarts += 1
+                    self._discard_pool()
+                    if restarts > MAX_POOL_RESTARTS:
+                        raise RuntimeError(
+                            f"worker processes died {restarts} times; giving up "
+                            f"({len(pending)} tasks unfinished)"
+                        )
+                    logging.getLogger(__name__).warning(
+                        "a worker process died; restarting the pool and resubmitting %d tasks",
+                        len(pending),
+                    )
+            finished = True
+        finally:
+            if not finished:  # interrupted or failed: stop the workers at once
+                self._discard_pool()
+
+    # -- Dask ---------------------------------------------------------------------------
+    def _ensure_client(self):
+        if self._client is None:
+            from distributed import Client, LocalCluster
+
+            if self.scheduler:
+                self._client = Client(self.scheduler, timeout=30)
+            else:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                self._client = Client(self._cluster)
+        return self._client
+
+    def _imap_dask(self, fn, tasks, shared) -> Iterator[tuple[int, Any]]:
+        from distributed import as_completed
+
+        client = self._ensure_client()
+        token = os.urandom(6).hex()
+        # one copy of the shared data per worker (wrapped: scatter splits dicts and lists)
+        data = (
+            client.scatter([shared], broadcast=True, hash=False)[0] if shared is not None else None
+        )
+        name = getattr(fn, "__name__", "task")
+        futures = [
+            client.submit(fn, data, t, key=f"hemodel-{name}-{token}-{i}", pure=False, retries=2)
+            for i, t in enumerate(tasks)
+        ]
+        index = {f.key: i for i, f in enumerate(futures)}
+        finished = False
+        try:
+            for fut in as_completed(futures):
+                i = index[fut.key]
+                result = fut.result()
+                futures[i] = None  # release the result on the cluster
+                fut.release()
+                yield i, result
+            finished = True
+        finally:
+            if not finished:
+                client.cancel([f for f in futures if f is not None])
+            del data
+
+
+# -- exact sums ----------------------------------------------------------------------------
+
+
+def exact_parts(values: Iterable[float]) -> tuple[float, ...]:
+    """Non-overlapping floats whose exact (real) sum is the exact sum of ``values``.
+
+    Each step takes the correctly rounded remainder with ``math.fsum``; the remainder
+    shrinks by at least 53 bits a step, so a few floats suffice for ordinary data.
+    Non-finite input gives a single non-finite part.
+    """
+    values = list(values)
+    total = math.fsum(values)
+    if not math.isfinite(total):
+        return (total,)
+    parts: list[float] = []
+    while total != 0.0:
+        parts.append(total)
+        total = math.fsum(values + [-p for p in parts])
+    return tuple(parts)
+
+
+def _exact_squares(x: np.ndarray) -> np.ndarray:
+    """Pairs ``(p, e)`` with ``x·x = p + e`` exactly (Dekker's product; no overflow here)."""
+    p = x * x
+    c = 134217729.0 * x  # 2**27 + 1: splits x into two 26-bit halves
+    hi = c - (c - x)
+    lo = x - hi
+    e = ((hi * hi - p) + 2.0 * hi * lo) + lo * lo
+    return np.concatenate([p, e])
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Exact count, sum and (for some columns) sum of squares of table columns.
+
+    Sums are kept as float expansions (:func:`exact_parts`), so :meth:`combine` is exact
+    and the means and standard errors derived from it are correctly rounded: the same bits
+    for any split of the rows into chunks and any order of combination. NaNs are skipped,
+    as pandas does.
+    """
+
+    count: dict[str, int]
+    sums: dict[str, tuple[float, ...]]
+    squares: dict[str, tuple[float, ...]]
+
+    @classmethod
+    def of(cls, frame, columns: Sequence[str], squares: Sequence[str] = ()) -> Moments:
+        count, sums, sq = {}, {}, {}
+        for col in columns:
+            x = np.asarray(frame[col], dtype=float)
+            x = x[~np.isnan(x)]
+            count[col] = len(x)
+            sums[col] = exact_parts(x.tolist())
+            if col in squares:
+                sq[col] = exact_parts(_exact_squares(x).tolist())
+        return cls(count, sums, sq)
+
+    @staticmethod
+    def combine(parts: Sequence[Moments]) -> Moments:
+        first = parts[0]
+        return Moments(
+            {c: sum(p.count[c] for p in parts) for c in first.count},
+            {c: exact_parts(x for p in parts for x in p.sums[c]) for c in first.sums},
+            {c: exact_parts(x for p in parts for x in p.squares[c]) for c in first.squares},
+        )
+
+    def _exact(self, parts: tuple[float, ...]) -> Fraction:
+        return sum((Fraction(x) for x in parts), Fraction(0))
+
+    def mean(self, col: str) -> float:
+        """Correctly rounded mean (NaN without values)."""
+        n = self.count[col]
+        if n == 0:
+            return math.nan
+        if len(self.sums[col]) == 1 and not math.isfinite(self.sums[col][0]):
+            return self.sums[col][0]
+        return float(self._exact(self.sums[col]) / n)
+
+    def sem(self, col: str) -> float:
+        """Standard error of the mean, ``sd / sqrt(n)`` with the ``n - 1`` variance."""
+        n = self.count[col]
+        if n < 2:
+            return math.nan
+        s, q = self.sums[col], self.squares[col]
+        if not all(math.isfinite(x) for x in s + q):
+            return math.nan
+        total, total_sq = self._exact(s), self._exact(q)
+        variance = (n * total_sq - total * total) / (n * (n - 1))
+        return math.sqrt(float(variance / n))
+
+
+def progress_enabled(progress: bool | None) -> bool:
+    """``True``/``False`` as given; ``None``: only on a terminal, and never under CI."""
+    if progress is not None:
+        return bool(progress)
+    return sys.stderr.isatty() and not os.environ.get("CI")
