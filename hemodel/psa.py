@@ -11,24 +11,51 @@ sample 0): differences between samples then come from parameters only, so first-
 (patient-level) noise does not inflate EVPI or blur the CEAC, and a PSA whose distributions
 are all degenerate reproduces the deterministic run exactly. First-order error remains as
 one shared cohort effect, reported as the Monte Carlo standard error of each sample's mean.
-Only per-strategy means are kept per sample, never per-patient rows.
+
+Execution: the work is split into tasks of (sample, patient chunk), run on any back-end of
+:mod:`hemodel.parallel`. A task returns exact per-strategy sums and sums of squares
+(:class:`~hemodel.parallel.Moments`), never per-patient rows, so memory stays flat as samples
+grow, and a sample's means are correctly rounded: bit-identical for any back-end, number of
+workers, chunk size or completion order. (They can differ in the last bit from a pandas
+``mean()`` of the same rows, which sums in a different order.) With a finite lab capacity
+patients interact through the queue, so each sample runs as one task (chunking by sample
+only). ``checkpoint=DIR`` stores each finished task and resumes from them (see
+:mod:`hemodel.checkpoint`).
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from . import __version__
 from . import random as rnd
+from .checkpoint import Checkpoint
+from .cohort import draw_cohort
 from .economics import COST_CATEGORIES
-from .scenario import parameters, with_values
+from .engine import budget_columns, run_strategy
+from .model import ModelInputs, build_inputs
+from .parallel import Executor, Moments, progress_enabled
+from .scenario import parameters, scenario_hash, with_values
 from .schema import Scenario
 
 #: Per-sample, per-strategy means kept by the PSA (per-patient outcome columns).
 KEPT = ("cost_total", "qalys", "lys", "cost_total_undiscounted", "lys_undiscounted",
         "tests", "switched", "false_positive_switch",
         *(f"cost_{c}" for c in COST_CATEGORIES))  # fmt: skip
+#: Columns whose standard error is reported (``<name>_se``).
+WITH_SE = ("cost_total", "qalys")
+_RENAME = {"cost_total": "cost", "qalys": "qaly", "switched": "switches",
+           "false_positive_switch": "false_positive_switches"}  # fmt: skip
+#: Default patients per task (chunks never change results, only the task count).
+CHUNK_SIZE = 500
 
 
 def uncertain_parameters(scenario: Scenario) -> dict:
@@ -79,19 +106,191 @@ def summarise_sample(patients: pd.DataFrame, sample: int) -> pd.DataFrame:
     means = g[list(KEPT)].mean()
     ses = g[["cost_total", "qalys"]].sem().add_suffix("_se")
     out = pd.concat([means, ses], axis=1).reset_index()
-    out = out.rename(
-        columns={
-            "cost_total": "cost",
-            "cost_total_se": "cost_se",
-            "qalys": "qaly",
-            "qalys_se": "qaly_se",
-            "switched": "switches",
-            "false_positive_switch": "false_positive_switches",
-        }
-    )
+    out = out.rename(columns={**_RENAME, "cost_total_se": "cost_se", "qalys_se": "qaly_se"})
     out.insert(0, "sample", sample)
     out["strategy"] = out["strategy"].astype(str)
     return out
+
+
+# -- tasks -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryJob:
+    """What every task of a run shares (sent once per worker on Dask)."""
+
+    scenario: Scenario
+    seed: int
+    token: str  # scenario hash: workers cache each sample's model inputs under it
+    budget_years: int = 0
+    batch_size: int = 1000
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One task: patients ``first_patient`` .. ``+ patients - 1`` of one parameter sample.
+
+    ``values`` are the sample's parameter values; ``cohort`` the number of patients of the
+    whole run (a finite lab needs the whole cohort in one task).
+    """
+
+    sample: int
+    values: tuple[tuple[str, float], ...]
+    first_patient: int
+    patients: int
+    cohort: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.sample}-{self.first_patient}"
+
+
+def chunk_ranges(patients: int, chunk_size: int | None, finite_lab: bool) -> list[tuple[int, int]]:
+    """``(first_patient, patients)`` of each chunk. With a finite lab, patients interact
+    through the queue, so there is one chunk: the whole cohort."""
+    size = patients if finite_lab or not chunk_size else max(1, chunk_size)
+    return [(a, min(size, patients - a)) for a in range(0, patients, size)]
+
+
+_INPUTS: dict[tuple, ModelInputs] = {}  # per process: (token, values) → model inputs
+
+
+def _inputs(job: SummaryJob, values: tuple) -> ModelInputs:
+    key = (job.token, values)
+    if key not in _INPUTS:
+        if len(_INPUTS) >= 16:
+            _INPUTS.clear()
+        _INPUTS[key] = build_inputs(with_values(job.scenario, dict(values)))
+    return _INPUTS[key]
+
+
+def summarise_chunk(job: SummaryJob, chunk: Chunk) -> dict[str, Moments]:
+    """Run one chunk through every strategy: exact per-strategy sums (a pure function)."""
+    inputs = _inputs(job, chunk.values)
+    if inputs.lab_capacity is not None and (chunk.first_patient, chunk.patients) != (
+        0,
+        chunk.cohort,
+    ):
+        raise ValueError(
+            "with a finite lab capacity patients queue together: a task must hold the whole "
+            f"cohort (patients 0..{chunk.cohort - 1}), not a chunk"
+        )
+    ids = np.arange(chunk.first_patient, chunk.first_patient + chunk.patients)
+    cohort = draw_cohort(inputs, ids, job.seed, 0)
+    columns = list(KEPT) + budget_columns(job.budget_years)
+    out = {}
+    for plan in inputs.strategies:
+        frame = run_strategy(
+            inputs, plan, cohort, job.seed, 0, None, job.batch_size, None, job.budget_years
+        )
+        out[plan.name] = Moments.of(frame, columns, WITH_SE)
+    return out
+
+
+def sample_rows(sample: int, parts: list[dict[str, Moments]]) -> list[dict]:
+    """Per-strategy rows of one sample from its chunks' sums (any order: sums are exact)."""
+    rows = []
+    for strategy in parts[0]:
+        m = Moments.combine([p[strategy] for p in parts])
+        row: dict = {"sample": sample, "strategy": strategy}
+        row.update({_RENAME.get(c, c): m.mean(c) for c in m.sums})
+        row.update({_RENAME[c] + "_se": m.sem(c) for c in WITH_SE})
+        rows.append(row)
+    return rows
+
+
+# -- runs --------------------------------------------------------------------------------
+
+
+def run_points(
+    scenario: Scenario,
+    points: Mapping[int, Mapping[str, float]],
+    patients: int,
+    seed: int = 1,
+    *,
+    progress: bool | None = False,
+    workers: int | None = 1,
+    backend: str | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+    checkpoint: Checkpoint | str | os.PathLike | None = None,
+    chunk_size: int | None = None,
+    budget_years: int = 0,
+) -> pd.DataFrame:
+    """Per-strategy means of ``patients`` patients at each parameter point.
+
+    ``points``: label (an int, reported as ``sample``) → parameter values (dotted path →
+    value; ``{}`` is the base case). The same patients (streams of sample 0) are used at
+    every point. Returns the columns of :func:`run_psa`'s ``per_sample``, plus
+    ``cost_y<year>_<category>`` means when ``budget_years`` > 0. This is the engine of PSA,
+    DSA, sweeps and calibration; ``executor`` reuses running workers across calls.
+    """
+    if patients < 1:
+        raise ValueError("patients must be at least 1")
+    finite = build_inputs(scenario).lab_capacity is not None
+    size = chunk_size or CHUNK_SIZE
+    ranges = chunk_ranges(patients, size, finite)
+    ckpt = checkpoint
+    if ckpt is not None and not isinstance(ckpt, Checkpoint):
+        identity = run_identity("points", scenario, seed, patients, size, budget_years, finite)
+        identity["points"] = _points_hash(points)
+        ckpt = Checkpoint(ckpt, identity)
+    values = {k: tuple((p, float(v)) for p, v in points[k].items()) for k in points}
+    chunks = {k: [Chunk(k, values[k], a, n, patients) for a, n in ranges] for k in points}
+    job = SummaryJob(scenario, seed, scenario_hash(scenario), budget_years)
+    results: dict[str, dict[str, Moments]] = {}  # chunk key → sums, until its sample is done
+    rows: dict[int, list[dict]] = {}
+    bar = _bar(len(points) * patients, progress)
+
+    def finish(task: Chunk, result: dict[str, Moments]) -> None:
+        results[task.key] = result
+        mine = chunks[task.sample]
+        if all(c.key in results for c in mine):  # combine the sample, drop its chunks
+            rows[task.sample] = sample_rows(task.sample, [results.pop(c.key) for c in mine])
+        bar.update(task.patients)
+        bar.set_postfix_str(f"{len(rows)}/{len(points)} samples", refresh=False)
+
+    tasks = [c for k in points for c in chunks[k]]
+    stored = ckpt.load(t.key for t in tasks) if ckpt is not None else {}
+    for t in tasks:
+        if t.key in stored:
+            finish(t, stored.pop(t.key))
+    todo = [t for t in tasks if t.key not in results and t.sample not in rows]
+
+    def done(i: int, result: dict[str, Moments]) -> None:
+        if ckpt is not None:
+            ckpt.save(todo[i].key, result)
+        finish(todo[i], result)
+
+    work = sum(t.patients for t in todo) * len(scenario.strategies)
+    ex = executor or Executor(workers, backend, scheduler, work=work)
+    try:
+        with bar:
+            ex.map(summarise_chunk, todo, job, on_result=done)
+    finally:
+        if executor is None:
+            ex.close()
+    return pd.DataFrame([r for k in points for r in rows[k]])
+
+
+def run_identity(
+    kind: str, scenario: Scenario, seed: int, patients: int, chunk: int, budget: int, finite: bool
+) -> dict:
+    """What identifies a run's checkpoint: resuming with anything else is refused."""
+    return {
+        "run": kind,
+        "scenario_hash": scenario_hash(scenario),
+        "seed": seed,
+        "patients": patients,
+        "chunk_size": patients if finite else chunk,
+        "budget_years": budget,
+        "hemodel_version": __version__,
+    }
+
+
+def _points_hash(points: Mapping[int, Mapping[str, float]]) -> str:
+    text = json.dumps([[k, sorted(v.items())] for k, v in points.items()])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def run_psa(
@@ -100,6 +299,14 @@ def run_psa(
     patients: int,
     seed: int = 1,
     progress: bool | None = False,
+    *,
+    workers: int | None = 1,
+    backend: str | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    chunk_size: int | None = None,
+    budget_years: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``samples`` PSA samples of ``patients`` patients each.
 
@@ -108,28 +315,54 @@ def run_psa(
     category, life-years, tests, switches, and the standard errors ``cost_se``, ``qaly_se``
     of each sample's means) and the drawn parameter
     values (one row per sample, one column per parameter path).
+
+    Execution (results are bit-identical whichever is chosen): ``workers`` processes
+    (``None``: all cores, or in-process for small runs), ``backend`` ``"serial"``,
+    ``"processes"`` or ``"dask"`` (a ``LocalCluster`` of ``workers``), ``scheduler``
+    (``tcp://host:port`` of a Dask scheduler), or a running ``executor``. ``chunk_size``:
+    patients per task (default :data:`CHUNK_SIZE`; a finite lab forces whole samples).
+    ``checkpoint``: a directory to store finished tasks in and resume from; a finished run
+    there is returned as stored. ``budget_years`` > 0 adds mean undiscounted costs by year
+    (``cost_y<year>_<category>``) for budget impact.
     """
+    ckpt = None
+    if checkpoint is not None:
+        finite = build_inputs(scenario).lab_capacity is not None
+        size = chunk_size or CHUNK_SIZE
+        identity = run_identity("psa", scenario, seed, patients, size, budget_years, finite)
+        ckpt = Checkpoint(checkpoint, {**identity, "samples": samples})
+        if ckpt.complete:
+            out = ckpt.outputs(["per_sample", "drawn"])
+            return out["per_sample"], out["drawn"]
+    points = {k: draw_parameters(scenario, k, seed) for k in range(1, samples + 1)}
+    per_sample = run_points(
+        scenario,
+        points,
+        patients,
+        seed,
+        progress=progress,
+        workers=workers,
+        backend=backend,
+        scheduler=scheduler,
+        executor=executor,
+        checkpoint=ckpt,
+        chunk_size=chunk_size,
+        budget_years=budget_years,
+    )
+    drawn = pd.DataFrame([{"sample": k, **v} for k, v in points.items()])
+    if ckpt is not None:
+        ckpt.finish({"per_sample": per_sample, "drawn": drawn})
+    return per_sample, drawn
+
+
+def _bar(total: int, progress: bool | None):
     from tqdm.auto import tqdm
 
-    from .simulation import simulate
-
-    rows, drawn = [], []
-    bar = tqdm(
-        range(1, samples + 1),
-        desc="PSA samples",
-        unit="sample",
-        disable=not (progress if progress is not None else _tty()),
+    return tqdm(
+        total=total,
+        desc="PSA",
+        unit="patient",
+        disable=not progress_enabled(progress),
+        smoothing=0.1,
+        dynamic_ncols=True,
     )
-    for k in bar:
-        values = draw_parameters(scenario, k, seed)
-        variant = with_values(scenario, values)
-        result = simulate(variant, patients=patients, seed=seed, sample=0)
-        rows.append(summarise_sample(result.patients, k))
-        drawn.append({"sample": k, **values})
-    return pd.concat(rows, ignore_index=True), pd.DataFrame(drawn)
-
-
-def _tty() -> bool:
-    import sys
-
-    return sys.stderr.isatty()

@@ -1,9 +1,17 @@
-"""``simulate()``: run every strategy of a scenario on a common cohort."""
+"""``simulate()``: run every strategy of a scenario on a common cohort.
+
+In-process by default; ``workers``/``backend``/``scheduler`` run chunks of ``batch_size``
+patients as tasks on local processes or a Dask cluster (:mod:`hemodel.parallel`). Every
+patient's outcomes are a pure function of (scenario, seed, sample, patient), and chunks are
+reassembled in patient order, so the result is bit-identical to an in-process run (the trace
+too: chunks follow the engine's own batches). With a finite lab capacity patients queue
+together, so the cohort cannot be split: it runs as one task, in this process.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
-import sys
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,9 +21,47 @@ from . import __version__
 from .cohort import draw_cohort
 from .engine import run_strategy
 from .model import build_inputs
+from .parallel import Executor, progress_enabled
 from .results import Results
 from .scenario import load_scenario, scenario_hash
 from .schema import Scenario
+
+
+@dataclass(frozen=True)
+class _Job:
+    scenario: Scenario
+    seed: int
+    sample: int
+    trace: bool
+    batch_size: int
+    budget_years: int
+
+
+def _simulate_chunk(job: _Job, chunk: tuple[int, int], on_batch=None):
+    """Patients ``chunk = (first, n)`` through every strategy: one frame and one event list
+    per strategy (a pure function of its arguments)."""
+    first, n = chunk
+    inputs = build_inputs(job.scenario)
+    cohort = draw_cohort(inputs, np.arange(first, first + n), job.seed, job.sample)
+    frames, events = [], []
+    for plan in inputs.strategies:
+        log: list | None = [] if job.trace else None
+        frame = run_strategy(
+            inputs,
+            plan,
+            cohort,
+            job.seed,
+            job.sample,
+            log,
+            job.batch_size,
+            on_batch,
+            job.budget_years,
+        )
+        frame.insert(0, "strategy", plan.name)
+        frame.insert(0, "patient", cohort.ids)
+        frames.append(frame)
+        events.append(log or [])
+    return frames, events
 
 
 def simulate(
@@ -29,6 +75,10 @@ def simulate(
     progress: bool | None = False,
     batch_size: int = 1000,
     budget_years: int = 0,
+    workers: int | None = 1,
+    backend: str | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
 ) -> Results:
     """Simulate ``patients`` patients through every strategy of ``scenario``.
 
@@ -39,36 +89,50 @@ def simulate(
     ``progress``: ``True`` shows a progress bar, ``None`` shows it only on a terminal.
     ``budget_years`` > 0 adds undiscounted costs by year since start and category
     (columns ``cost_y<year>_<category>``) for budget impact analysis.
+    ``workers`` (``None``: all cores, or in-process for small runs), ``backend``
+    (``"serial"``, ``"processes"``, ``"dask"``), ``scheduler`` (a Dask scheduler address)
+    or a running ``executor`` choose where chunks of ``batch_size`` patients run; the
+    results are the same bits wherever they run.
     """
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)
     if patients < 1:
         raise ValueError("patients must be at least 1")
     inputs = build_inputs(scenario)
-    cohort = draw_cohort(inputs, np.arange(first_patient, first_patient + patients), seed, sample)
-    show = progress if progress is not None else sys.stderr.isatty()
+    n_strategies = len(inputs.strategies)
+    job = _Job(scenario, seed, sample, trace, batch_size, budget_years)
+    step = patients if inputs.lab_capacity is not None else max(1, batch_size)
+    chunks = [(a, min(step, first_patient + patients - a)) for a in
+              range(first_patient, first_patient + patients, step)]  # fmt: skip
+    ex = executor or Executor(workers, backend, scheduler, work=patients * n_strategies)
     bar = tqdm(
-        total=patients * len(inputs.strategies),
+        total=patients * n_strategies,
         unit="patient-strategy",
-        disable=not show,
+        disable=not progress_enabled(progress),
         desc=scenario.name,
         leave=False,
     )
-    events: list | None = [] if trace else None
-    frames = []
-    with bar:
-        for plan in inputs.strategies:
-            frame = run_strategy(
-                inputs, plan, cohort, seed, sample, events, batch_size, bar.update, budget_years
-            )
-            frame.insert(0, "strategy", plan.name)
-            frame.insert(0, "patient", cohort.ids)
-            frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
-    table["strategy"] = pd.Categorical(table["strategy"], categories=list(scenario.strategies))
-    trace_frame = pd.DataFrame(
-        events or [], columns=["patient", "strategy", "day", "event", "detail"]
+    try:
+        with bar:
+            if ex.backend == "serial" or len(chunks) == 1:
+                parts = [_simulate_chunk(job, c, bar.update) for c in chunks]
+            else:
+                parts = ex.map(
+                    _simulate_chunk,
+                    chunks,
+                    job,
+                    on_result=lambda i, _: bar.update(chunks[i][1] * n_strategies),
+                )
+    finally:
+        if executor is None:
+            ex.close()
+    # strategy by strategy, chunks in patient order: the in-process layout
+    table = pd.concat(
+        [part[0][s] for s in range(n_strategies) for part in parts], ignore_index=True
     )
+    table["strategy"] = pd.Categorical(table["strategy"], categories=list(scenario.strategies))
+    events = [e for s in range(n_strategies) for part in parts for e in part[1][s]]
+    trace_frame = pd.DataFrame(events, columns=["patient", "strategy", "day", "event", "detail"])
     metadata = {
         "scenario": scenario.name,
         "scenario_hash": scenario_hash(scenario),
