@@ -1,0 +1,359 @@
+"""Execution back-ends: identical bits everywhere, faults survived, checkpoints resumed.
+
+Real processes only, on loopback: a process pool, a Dask LocalCluster, and a Dask scheduler
+with two workers started as separate programs (``python -m dask scheduler|worker``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hemodel import psa
+from hemodel.checkpoint import Checkpoint, CheckpointMismatch
+from hemodel.parallel import Executor, Moments, exact_parts, resolve
+from hemodel.scenario import scenario_from_dict
+from hemodel.simulation import simulate
+from tests.conftest import tiny_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES, PATIENTS, CHUNK, SEED = 6, 60, 20, 11  # 18 tasks
+PSA_OVERRIDES = {
+    "assays.blood_test.sensitivity": {
+        "value": 0.9, "psa": {"dist": "beta", "mean": 0.9, "sd": 0.05}},
+    "switch_therapies.new_drug.hazard_ratio": {
+        "value": 0.5, "psa": {"dist": "lognormal", "median": 0.5, "sdlog": 0.2}},
+    "costs.imaging": {"value": 500, "psa": {"dist": "gamma", "mean": 500, "sd": 100}},
+}  # fmt: skip
+SCENARIO = scenario_from_dict(tiny_dict(PSA_OVERRIDES), name="tiny-psa")
+LAB = scenario_from_dict(
+    tiny_dict(PSA_OVERRIDES, **{"lab.capacity": 2, "cohort.enrolment_interval": "10 days"}),
+    name="tiny-psa-lab",
+)
+
+
+def run(**kwargs):
+    kwargs = {"chunk_size": CHUNK, **kwargs}
+    return psa.run_psa(SCENARIO, SAMPLES, PATIENTS, SEED, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The in-process run every other back-end must reproduce bit for bit."""
+    return run()
+
+
+@pytest.fixture(scope="module")
+def reference_sim():
+    return simulate(SCENARIO, 90, SEED, trace=True, batch_size=20)
+
+
+def assert_same(a: tuple, b: tuple) -> None:
+    for x, y in zip(a, b, strict=True):
+        pd.testing.assert_frame_equal(x, y, check_exact=True)
+
+
+def assert_same_sim(a, b) -> None:
+    pd.testing.assert_frame_equal(a.patients, b.patients, check_exact=True)
+    pd.testing.assert_frame_equal(a.events, b.events, check_exact=True)
+
+
+def _env() -> dict:
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def _stop(procs) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler(tmp_path_factory):
+    """A Dask scheduler and two single-threaded workers, each its own program, on loopback."""
+    pytest.importorskip("distributed")
+    tmp = tmp_path_factory.mktemp("dask")
+    file = tmp / "scheduler.json"
+    dask = [sys.executable, "-m", "dask"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": _env()}
+    procs = [
+        subprocess.Popen(
+            [
+                *dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(file),
+            ],
+            **quiet,
+        )  # fmt: skip
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists() or not file.read_text().strip():
+            assert time.monotonic() < deadline, "the Dask scheduler did not start"
+            assert procs[0].poll() is None, "the Dask scheduler exited"
+            time.sleep(0.1)
+        address = json.loads(file.read_text())["address"]
+        for i in range(2):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *dask,
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                        "--host",
+                        "127.0.0.1",
+                        "--name",
+                        f"w{i}",
+                        "--local-directory",
+                        str(tmp),
+                    ],
+                    **quiet,
+                )  # fmt: skip
+            )
+        from distributed import Client
+
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        if file.exists():  # ask the scheduler to close itself and its workers: faster
+            from distributed import Client
+
+            try:
+                with Client(json.loads(file.read_text())["address"], timeout=5) as client:
+                    client.shutdown()
+            except Exception:  # noqa: BLE001 - the processes are stopped below anyway
+                pass
+        _stop(procs)
+
+
+# -- exact sums ----------------------------------------------------------------------------
+
+
+def test_exact_sums_do_not_depend_on_chunks_or_order():
+    rng = np.random.default_rng(3)
+    x = rng.lognormal(8, 3, 997) * rng.choice([-1.0, 1.0], 997)
+    frame = pd.DataFrame({"x": x, "y": np.where(rng.random(997) < 0.1, np.nan, x)})
+    whole = Moments.of(frame, ["x", "y"], ["x"])
+    for size in (1, 13, 500):
+        parts = [
+            Moments.of(frame.iloc[a : a + size], ["x", "y"], ["x"]) for a in range(0, 997, size)
+        ]
+        assert Moments.combine(parts[::-1]) == whole
+    from fractions import Fraction
+
+    exact = sum(Fraction(v) for v in x.tolist())
+    assert sum(Fraction(p) for p in exact_parts(x.tolist())) == exact
+    assert whole.mean("x") == float(exact / 997)
+    assert whole.mean("y") == pytest.approx(frame["y"].mean(), rel=1e-14)
+    assert whole.sem("x") == pytest.approx(frame["x"].sem(), rel=1e-12)
+
+
+def test_backend_resolution():
+    assert resolve(None, None, None, work=10) == ("serial", 1)
+    assert resolve(None, None, None, work=10**9) == ("processes", os.cpu_count())
+    assert resolve(2, None, None) == ("processes", 2)
+    assert resolve(3, "serial", None) == ("serial", 1)
+    assert resolve(None, None, "tcp://127.0.0.1:1") == ("dask", 0)
+    for bad in [dict(backend="mpi"), dict(workers=0), dict(backend="processes", scheduler="x")]:
+        with pytest.raises(ValueError):
+            resolve(bad.get("workers", 1), bad.get("backend"), bad.get("scheduler"))
+
+
+def test_chunk_size_does_not_change_results(reference):
+    assert_same(run(chunk_size=7), reference)
+    assert_same(run(chunk_size=PATIENTS), reference)
+
+
+# -- identical results on every back-end -------------------------------------------------
+
+
+def test_two_processes_equal_in_process(reference, reference_sim):
+    with Executor(2, "processes") as ex:
+        assert_same(run(executor=ex), reference)
+        assert_same_sim(simulate(SCENARIO, 90, SEED, trace=True, batch_size=20, executor=ex),
+                        reference_sim)  # fmt: skip
+
+
+def test_dask_local_cluster_equals_in_process(reference, reference_sim):
+    with Executor(2, "dask") as ex:
+        assert_same(run(executor=ex), reference)
+        assert_same_sim(simulate(SCENARIO, 90, SEED, trace=True, batch_size=20, executor=ex),
+                        reference_sim)  # fmt: skip
+
+
+def test_dask_scheduler_with_separate_workers_equals_in_process(
+    reference, reference_sim, dask_scheduler
+):
+    assert_same(run(scheduler=dask_scheduler), reference)
+    assert_same_sim(simulate(SCENARIO, 90, SEED, trace=True, batch_size=20,
+                             scheduler=dask_scheduler), reference_sim)  # fmt: skip
+
+
+# -- faults --------------------------------------------------------------------------------
+
+
+def _tasks():
+    points = {k: psa.draw_parameters(SCENARIO, k, SEED) for k in range(1, SAMPLES + 1)}
+    values = {k: tuple(v.items()) for k, v in points.items()}
+    chunks = [psa.Chunk(k, values[k], a, CHUNK, PATIENTS) for k in points
+              for a in range(0, PATIENTS, CHUNK)]  # fmt: skip
+    return chunks * 2, psa.SummaryJob(SCENARIO, SEED, "test")  # 36 tasks
+
+
+def _kill_one_worker_midway(ex: Executor):
+    tasks, job = _tasks()
+    expected = [psa.summarise_chunk(job, t) for t in tasks]
+    pids = ex.worker_pids()
+    seen: list[int] = []
+
+    def on_result(i, result):
+        seen.append(i)
+        if len(seen) == 1:
+            os.kill(pids[0], signal.SIGKILL)
+
+    results = ex.map(psa.summarise_chunk, tasks, job, on_result=on_result)
+    assert sorted(seen) == list(range(len(tasks)))  # every task once: none lost, none twice
+    assert results == expected
+    return pids
+
+
+def test_a_killed_worker_process_loses_and_duplicates_nothing():
+    with Executor(2, "processes") as ex:
+        pids = _kill_one_worker_midway(ex)
+        assert ex.restarts >= 1
+        assert pids[0] not in ex.worker_pids()
+
+
+def test_a_killed_dask_worker_loses_and_duplicates_nothing(dask_scheduler):
+    with Executor(backend="dask", scheduler=dask_scheduler) as ex:
+        pids = _kill_one_worker_midway(ex)
+        assert pids[0] not in ex.worker_pids()
+
+
+def test_resume_after_an_interruption(reference, tmp_path, monkeypatch):
+    saved = []
+    original = Checkpoint.save
+
+    def save_then_interrupt(self, key, result):
+        original(self, key, result)
+        saved.append(key)
+        if len(saved) == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Checkpoint, "save", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(checkpoint=tmp_path)
+    monkeypatch.setattr(Checkpoint, "save", original)
+    assert len(list((tmp_path / "tasks").glob("*.pkl"))) == 5
+    assert not json.loads((tmp_path / "manifest.json").read_text())["complete"]
+    assert not (tmp_path / "per_sample.csv").exists()
+    (tmp_path / "tasks" / ".1-0.pkl.999.tmp").write_bytes(b"partial")  # a torn write
+
+    assert_same(run(checkpoint=tmp_path), reference)
+    assert json.loads((tmp_path / "manifest.json").read_text())["complete"]
+    assert not list(tmp_path.glob("**/*.tmp"))
+
+    def no_work(*args):
+        raise AssertionError("a finished run must not run again")
+
+    monkeypatch.setattr(psa, "summarise_chunk", no_work)
+    assert_same(run(checkpoint=tmp_path), reference)
+
+
+def test_resume_after_the_process_is_killed(reference, tmp_path):
+    script = textwrap.dedent(f"""
+        import time
+        from hemodel import psa
+        from hemodel.checkpoint import Checkpoint
+        from tests.unit.test_parallel import run
+        save = Checkpoint.save
+        def slow_save(self, key, result):
+            save(self, key, result)
+            time.sleep(0.3)
+        Checkpoint.save = slow_save
+        if __name__ == "__main__":
+            run(checkpoint={str(tmp_path)!r})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=_env())
+    try:
+        deadline = time.monotonic() + 60
+        while len(list((tmp_path / "tasks").glob("*.pkl"))) < 3:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        _stop([proc])
+    done = len(list((tmp_path / "tasks").glob("*.pkl")))
+    assert 3 <= done < SAMPLES * PATIENTS // CHUNK
+    assert_same(run(checkpoint=tmp_path), reference)
+
+
+def test_resume_refuses_another_run(tmp_path):
+    psa.run_psa(SCENARIO, 2, 10, SEED, checkpoint=tmp_path)
+    with pytest.raises(CheckpointMismatch, match="seed: 11 in the checkpoint, 12 now"):
+        psa.run_psa(SCENARIO, 2, 10, 12, checkpoint=tmp_path)
+    with pytest.raises(CheckpointMismatch, match="patients"):
+        psa.run_psa(SCENARIO, 2, 11, SEED, checkpoint=tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointMismatch, match="not a hemodel checkpoint"):
+        psa.run_psa(SCENARIO, 2, 10, SEED, checkpoint=other)
+
+
+# -- finite lab: whole samples only --------------------------------------------------------
+
+
+def test_a_finite_lab_runs_whole_samples(tmp_path):
+    whole = psa.run_psa(LAB, 3, 40, SEED, chunk_size=40)
+    chunked = psa.run_psa(LAB, 3, 40, SEED, chunk_size=7, checkpoint=tmp_path)
+    assert_same(chunked, whole)
+    assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == [
+        "1-0.pkl",
+        "2-0.pkl",
+        "3-0.pkl",
+    ]
+    job = psa.SummaryJob(LAB, SEED, "lab")
+    with pytest.raises(ValueError, match="whole cohort"):
+        psa.summarise_chunk(job, psa.Chunk(1, (), 0, 20, 40))
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(capsys):
+    psa.run_psa(SCENARIO, 2, 10, SEED, progress=None)  # not a terminal under pytest
+    psa.run_psa(SCENARIO, 2, 10, SEED, progress=False)
+    assert capsys.readouterr().err == ""
+    psa.run_psa(SCENARIO, 2, 10, SEED, progress=True)
+    err = capsys.readouterr().err
+    assert "PSA: 100%" in err and "20/20" in err and "2/2 samples" in err
