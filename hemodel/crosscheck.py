@@ -275,9 +275,10 @@ def _strategy(inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort, seed, sam
     end = np.minimum(death, horizon)
     f = np.minimum(d1, end)  # end of first-line follow-up for costs
     # Molecular detection: the first true-positive result (in life); lead time over imaging
-    # alone, when it arrived during first-line follow-up without a switch.
+    # alone (D1 without any switch), when it arrived during first-line follow-up before that.
     detection = np.where(tp_result <= end[:, None], tp_result, np.inf).min(1)
-    lead = np.where(detection < np.minimum(d1_0, end1_0), d1_0 - detection, np.nan)
+    in_first_line = detection < np.minimum(np.minimum(d1_0, d1), end1)
+    lead = np.where(in_first_line, d1_0 - detection, np.nan)
     out |= {"detection_days": _nan_inf(detection), "lead_time_days": lead}
 
     # Accounting, discounted (rate) and undiscounted (0).
