@@ -259,4 +259,8 @@ def report(conv: Convergence) -> str:
                 else f"{int(need):,} patients put the 95% interval of that difference above 0."
             )
         )
+    lines.append(
+        "Counts come from the normal approximation with this run's sd; small counts (below a "
+        "few hundred) are not reliable: check that the running mean has settled (plot)."
+    )
     return "\n".join(lines)
