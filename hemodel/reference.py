@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from .economics import COST_CATEGORIES
-from .schema import CostRate, Delay, Duration, Param, Scenario
+from .quantities import CostRate, Delay, Duration, Param
+from .schema import Scenario
 
 #: Per-patient output columns (``patients.csv``): unit and meaning.
 PATIENT_COLUMNS: dict[str, str] = {

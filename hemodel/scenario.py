@@ -21,7 +21,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import schema
-from .schema import Param, Scenario
+from .distributions import PSADistribution
+from .quantities import Param, TimeToEventSpec
+from .schema import Scenario
 
 Loc = tuple[Any, ...]
 
@@ -279,7 +281,7 @@ _TAGS = {  # discriminator → distribution names allowed
         typing.get_args(m.model_fields[key].annotation)[0]
         for m in typing.get_args(typing.get_args(tp)[0])
     ]
-    for key, tp in (("dist", schema.PSADistribution), ("distribution", schema.TimeToEventSpec))
+    for key, tp in (("dist", PSADistribution), ("distribution", TimeToEventSpec))
 }
 _PATTERNS = {
     "^[A-Z]{3}$": "must be a three-letter currency code in capitals, e.g. USD, GBP or EUR",
