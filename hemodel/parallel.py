@@ -253,17 +253,15 @@ class Executor:
             client.scatter([shared], broadcast=True, hash=False)[0] if shared is not None else None
         )
         name = getattr(fn, "__name__", "task")
-        futures = [
-            client.submit(fn, data, t, key=f"hemodel-{name}-{token}-{i}", pure=False, retries=2)
-            for i, t in enumerate(tasks)
-        ]
+        keys = [f"hemodel-{name}-{token}-{i}" for i in range(len(tasks))]
+        futures = client.map(fn, [data] * len(tasks), tasks, key=keys, pure=False, retries=2)
         index = {f.key: i for i, f in enumerate(futures)}
         finished = False
         try:
-            for fut in as_completed(futures):
+            # results stream back in the background as tasks finish
+            for fut, result in as_completed(futures, with_results=True):
                 i = index[fut.key]
-                result = fut.result()
-                futures[i] = None  # release the result on the cluster
+                futures[i] = None  # let the cluster forget the result
                 fut.release()
                 yield i, result
             finished = True
