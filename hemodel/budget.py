@@ -58,6 +58,17 @@ def per_year(values: float | Sequence[float], years: int, what: str) -> np.ndarr
     return v
 
 
+def population(
+    incident: float | Sequence[float], uptake: float | Sequence[float], years: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Incident patients and uptake per calendar year, checked (uptake between 0 and 1)."""
+    n = per_year(incident, years, "incident count")
+    u = per_year(uptake, years, "uptake")
+    if (u > 1).any():
+        raise ValueError(f"uptake is a share between 0 and 1, got {list(u)}")
+    return n, u
+
+
 def budget_impact(
     costs: pd.DataFrame,
     reference: str,
@@ -76,10 +87,7 @@ def budget_impact(
     strategy_cost, impact, reference, currency, basis`` for calendar years 1..``years``
     (``basis`` is always ``"undiscounted"``).
     """
-    n = per_year(incident, years, "incident count")
-    u = per_year(uptake, years, "uptake")
-    if (u > 1).any():
-        raise ValueError(f"uptake is a share between 0 and 1, got {list(u)}")
+    n, u = population(incident, uptake, years)
     if int(costs["year"].max()) < years:
         raise ValueError(f"per-patient costs cover {costs['year'].max()} years, need {years}")
     names = list(dict.fromkeys(costs["strategy"]))
@@ -147,6 +155,7 @@ def run_budget_impact(
 
     if not 1 <= years <= 50:
         raise ValueError("years must be between 1 and 50")
+    population(incident, uptake, years)  # fail before simulating
     if scenario.time_horizon.days() < years * 365.25 - 1e-9:
         raise ValueError("the time horizon is shorter than the budget period")
     if strategies:
@@ -158,6 +167,7 @@ def run_budget_impact(
         keep = [s for s in scenario.strategies if s in strategies or s == scenario.reference]
         data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
         data["strategies"] = {s: data["strategies"][s] for s in keep}
+        data.pop("sweeps", None)  # strategy grids for `hemodel sweep` may name dropped ones
         scenario = scenario_from_dict(data, name=scenario.name)
     r = simulate(scenario, patients=patients, seed=seed, budget_years=years, progress=progress)
     costs = per_patient_costs(r.patients, years)

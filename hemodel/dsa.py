@@ -39,6 +39,7 @@ def reduced_scenario(scenario: Scenario, comparison: str, reference: str | None 
         raise ValueError(f"the comparison must differ from the reference ({reference!r})")
     data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
     data["strategies"] = {n: data["strategies"][n] for n in (reference, comparison)}
+    data.pop("sweeps", None)  # strategy grids for `hemodel sweep` may name dropped strategies
     data["reference"] = reference
     return scenario_from_dict(data, name=f"{scenario.name} ({comparison} vs {reference})")
 

@@ -84,8 +84,7 @@ def run(args) -> int:
         return 2
     cur = scenario.currency
     tot = budget.totals(table)
-    n = budget.per_year(incident, args.years, "incident")
-    u = budget.per_year(uptake, args.years, "uptake")
+    n, u = budget.population(incident, uptake, args.years)
     pop = ", ".join(f"{a:,.0f} × {b:.0%}" for a, b in zip(n, u, strict=True))
     print(
         f"{scenario.name}: budget impact vs {scenario.reference}, UNDISCOUNTED {cur} "

@@ -73,7 +73,12 @@ def run(args) -> int:
         f"{args.patients:,} patients, seed {args.seed}; discounted costs and QALYs per patient; "
         f"base price {cur} {base:,.2f} ({unit}).\n"
     )
-    money = "{:,.0f}".format
+
+    def money(x: float) -> str:
+        if pd.isna(x):
+            return "—"
+        return f"{x:,.0f}" if abs(x) != float("inf") else ("∞" if x > 0 else "−∞")
+
     shown = pd.DataFrame(
         {
             "Strategy": lines["strategy"],
@@ -107,8 +112,8 @@ def run(args) -> int:
             "Strategy": frontier["strategy"],
             "Price from": frontier["price_from"].map(money),
             "Price to": frontier["price_to"].map(money),
-            "Frontier comparator": frontier.get("compared_with"),
-            f"Frontier ICER ({cur}/QALY)": frontier.get("frontier_icer").map(money),
+            "Frontier comparator": frontier["compared_with"].fillna("—"),
+            f"Frontier ICER ({cur}/QALY)": frontier["frontier_icer"].map(money),
             "Note": frontier["note"],
         }
     ).fillna("")
