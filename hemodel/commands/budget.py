@@ -85,6 +85,26 @@ def run(args) -> int:
     cur = scenario.currency
     tot = budget.totals(table)
     n, u = budget.population(incident, uptake, args.years)
+    # files first, so they exist even if the printed output is cut short (e.g. piped to head)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "budget_impact.csv", index=False)
+    tot.to_csv(args.out / "budget_totals.csv", index=False)
+    costs.assign(currency=cur, basis="undiscounted").to_csv(
+        args.out / "annual_costs.csv", index=False
+    )
+    subtitle = f"{n[0]:,.0f} incident patients/yr, uptake " + " → ".join(f"{x:.0%}" for x in u)
+    if len(set(n)) > 1:
+        subtitle = (
+            "incident "
+            + ", ".join(f"{x:,.0f}" for x in n)
+            + "; uptake "
+            + ", ".join(f"{x:.0%}" for x in u)
+        )
+    pngs = []
+    for s in dict.fromkeys(table["strategy"]):
+        name = f"budget_{s}.png"
+        save(budget.budget_plot(table, s, subtitle), args.out / name)
+        pngs.append(name)
     pop = ", ".join(f"{a:,.0f} × {b:.0%}" for a, b in zip(n, u, strict=True))
     print(
         f"{scenario.name}: budget impact vs {scenario.reference}, UNDISCOUNTED {cur} "
@@ -111,25 +131,6 @@ def run(args) -> int:
     print(f"\nImpact by category, sum over {args.years} years ({cur}, undiscounted)")
     with pd.option_context("display.width", 250, "display.float_format", m):
         print(by_cat.to_string())
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "budget_impact.csv", index=False)
-    tot.to_csv(args.out / "budget_totals.csv", index=False)
-    costs.assign(currency=cur, basis="undiscounted").to_csv(
-        args.out / "annual_costs.csv", index=False
-    )
-    subtitle = f"{n[0]:,.0f} incident patients/yr, uptake " + " → ".join(f"{x:.0%}" for x in u)
-    if len(set(n)) > 1:
-        subtitle = (
-            "incident "
-            + ", ".join(f"{x:,.0f}" for x in n)
-            + "; uptake "
-            + ", ".join(f"{x:.0%}" for x in u)
-        )
-    pngs = []
-    for s in dict.fromkeys(table["strategy"]):
-        name = f"budget_{s}.png"
-        save(budget.budget_plot(table, s, subtitle), args.out / name)
-        pngs.append(name)
     print(
         f"\nWrote budget_impact.csv, budget_totals.csv, annual_costs.csv, {', '.join(pngs)} "
         f"to {args.out}"

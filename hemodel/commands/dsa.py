@@ -91,6 +91,15 @@ def run(args) -> int:
     except (KeyError, ValueError) as exc:
         print(f"hemodel dsa: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
+    # files first, so they exist even if the printed output is cut short (e.g. piped to head)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "dsa.csv", index=False)
+    save(dsa.tornado(table, top=args.top), args.out / "tornado.png")
+    written = ["dsa.csv", "tornado.png"]
+    if grid is not None:
+        grid.to_csv(args.out / "dsa_two_way.csv", index=False)
+        save(dsa.heatmap(grid), args.out / "two_way.png")
+        written += ["dsa_two_way.csv", "two_way.png"]
     first = table.iloc[0]
     cur, wtp = scenario.currency, float(first["wtp"])
     what = (
@@ -117,14 +126,7 @@ def run(args) -> int:
     )
     with pd.option_context("display.width", 250, "display.max_rows", 500):
         print(shown.to_string(index=False))
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "dsa.csv", index=False)
-    save(dsa.tornado(table, top=args.top), args.out / "tornado.png")
-    written = ["dsa.csv", "tornado.png"]
     if grid is not None:
-        grid.to_csv(args.out / "dsa_two_way.csv", index=False)
-        save(dsa.heatmap(grid), args.out / "two_way.png")
-        written += ["dsa_two_way.csv", "two_way.png"]
         wide = grid.pivot(index="y_value", columns="x_value", values="outcome")
         print(f"\nTwo-way: {what}; rows {args.two_way[1]}, columns {args.two_way[0]}")
         with pd.option_context("display.width", 250, "display.float_format", "{:,.0f}".format):

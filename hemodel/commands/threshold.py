@@ -68,6 +68,12 @@ def run(args) -> int:
     cur, unit = scenario.currency, lines["price_unit"].iloc[0]
     label = item.split(".")[1] if "." in item else item
     base = float(lines["base_price"].iloc[0])
+    # files first, so they exist even if the printed output is cut short (e.g. piped to head)
+    args.out.mkdir(parents=True, exist_ok=True)
+    lines.to_csv(args.out / "price_lines.csv", index=False)
+    prices.to_csv(args.out / "threshold_prices.csv", index=False)
+    frontier.to_csv(args.out / "threshold_frontier.csv", index=False)
+    save(th.icer_price_plot(lines, wtps, label=label), args.out / "threshold_price.png")
     print(
         f"{scenario.name}: threshold price of {label} ({lines['price_parameter'].iloc[0]})\n"
         f"{args.patients:,} patients, seed {args.seed}; discounted costs and QALYs per patient; "
@@ -118,11 +124,6 @@ def run(args) -> int:
         }
     ).fillna("")
     print(shown.to_string(index=False))
-    args.out.mkdir(parents=True, exist_ok=True)
-    lines.to_csv(args.out / "price_lines.csv", index=False)
-    prices.to_csv(args.out / "threshold_prices.csv", index=False)
-    frontier.to_csv(args.out / "threshold_frontier.csv", index=False)
-    save(th.icer_price_plot(lines, wtps, label=label), args.out / "threshold_price.png")
     print(
         f"\nWrote price_lines.csv, threshold_prices.csv, threshold_frontier.csv and "
         f"threshold_price.png to {args.out}"
