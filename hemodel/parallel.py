@@ -318,10 +318,11 @@ class Moments:
 
     @classmethod
     def of(cls, frame, columns: Sequence[str], squares: Sequence[str] = ()) -> Moments:
+        data = np.asarray(frame[list(columns)], dtype=float)  # one conversion, not one a column
+        nan = np.isnan(data)
         count, sums, sq = {}, {}, {}
-        for col in columns:
-            x = np.asarray(frame[col], dtype=float)
-            x = x[~np.isnan(x)]
+        for j, col in enumerate(columns):
+            x = data[:, j][~nan[:, j]] if nan[:, j].any() else data[:, j]
             count[col] = len(x)
             sums[col] = exact_parts(x.tolist())
             if col in squares:

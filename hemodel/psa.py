@@ -121,9 +121,13 @@ class SummaryJob:
 
     scenario: Scenario
     seed: int
-    token: str  # scenario hash: workers cache each sample's model inputs under it
     budget_years: int = 0
     batch_size: int = 1000
+    token: str = ""  # scenario hash (computed): workers cache model inputs under it
+
+    def __post_init__(self):
+        if not self.token:
+            object.__setattr__(self, "token", scenario_hash(self.scenario))
 
 
 @dataclass(frozen=True)
@@ -237,7 +241,7 @@ def run_points(
         ckpt = Checkpoint(ckpt, identity)
     values = {k: tuple((p, float(v)) for p, v in points[k].items()) for k in points}
     chunks = {k: [Chunk(k, values[k], a, n, patients) for a, n in ranges] for k in points}
-    job = SummaryJob(scenario, seed, scenario_hash(scenario), budget_years)
+    job = SummaryJob(scenario, seed, budget_years)
     results: dict[str, dict[str, Moments]] = {}  # chunk key → sums, until its sample is done
     rows: dict[int, list[dict]] = {}
     bar = _bar(len(points) * patients, progress)

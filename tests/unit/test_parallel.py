@@ -224,7 +224,7 @@ def _tasks():
     values = {k: tuple(v.items()) for k, v in points.items()}
     chunks = [psa.Chunk(k, values[k], a, CHUNK, PATIENTS) for k in points
               for a in range(0, PATIENTS, CHUNK)]  # fmt: skip
-    return chunks * 2, psa.SummaryJob(SCENARIO, SEED, "test")  # 36 tasks
+    return chunks * 2, psa.SummaryJob(SCENARIO, SEED)  # 36 tasks
 
 
 def _kill_one_worker_midway(ex: Executor):
@@ -342,7 +342,7 @@ def test_a_finite_lab_runs_whole_samples(tmp_path):
         "2-0.pkl",
         "3-0.pkl",
     ]
-    job = psa.SummaryJob(LAB, SEED, "lab")
+    job = psa.SummaryJob(LAB, SEED)
     with pytest.raises(ValueError, match="whole cohort"):
         psa.summarise_chunk(job, psa.Chunk(1, (), 0, 20, 40))
 
