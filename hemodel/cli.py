@@ -29,6 +29,8 @@ COMMANDS: tuple[str, ...] = (
     "docs",
     "report",
     "convergence",
+    "validate",
+    "calibrate",
 )
 
 _EXAMPLES = """examples:
