@@ -151,7 +151,7 @@ class Executor:
             return [os.getpid()]
         if self.backend == "processes":
             return sorted(self._ensure_pool()._processes or {})
-        return sorted(self._ensure_client().run(os.getpid).values())
+        return sorted(self._ensure_client().run(os.getpid, on_error="ignore").values())
 
     # -- local processes ----------------------------------------------------------------
     def _ensure_pool(self) -> ProcessPoolExecutor:

@@ -255,24 +255,26 @@ def run_points(
         bar.set_postfix_str(f"{len(rows)}/{len(points)} samples", refresh=False)
 
     tasks = [c for k in points for c in chunks[k]]
-    stored = ckpt.load(t.key for t in tasks) if ckpt is not None else {}
-    for t in tasks:
-        if t.key in stored:
-            finish(t, stored.pop(t.key))
-    todo = [t for t in tasks if t.key not in results and t.sample not in rows]
-
-    def done(i: int, result: dict[str, Moments]) -> None:
-        if ckpt is not None:
-            ckpt.save(todo[i].key, result)
-        finish(todo[i], result)
-
-    work = sum(t.patients for t in todo) * len(scenario.strategies)
-    ex = executor or Executor(workers, backend, scheduler, work=work)
+    own = executor is None
+    ex = executor
     try:
         with bar:
+            stored = ckpt.load(t.key for t in tasks) if ckpt is not None else {}
+            for t in tasks:
+                if t.key in stored:
+                    finish(t, stored.pop(t.key))
+            todo = [t for t in tasks if t.key not in results and t.sample not in rows]
+
+            def done(i: int, result: dict[str, Moments]) -> None:
+                if ckpt is not None:
+                    ckpt.save(todo[i].key, result)
+                finish(todo[i], result)
+
+            work = sum(t.patients for t in todo) * len(scenario.strategies)
+            ex = ex or Executor(workers, backend, scheduler, work=work)
             ex.map(summarise_chunk, todo, job, on_result=done)
     finally:
-        if executor is None:
+        if own and ex is not None:
             ex.close()
     return pd.DataFrame([r for k in points for r in rows[k]])
 
