@@ -119,12 +119,13 @@ class Checkpoint:
         manifest = json.loads((self.dir / MANIFEST).read_text())
         return bool(manifest.get("complete"))
 
-    def finish(self, outputs: dict[str, pd.DataFrame]) -> None:
-        """Write the final tables (``<name>.pkl`` exact, ``<name>.csv`` to read), then mark
-        the manifest complete; a reader that finds ``complete: true`` finds every table."""
+    def finish(self, outputs: dict[str, pd.DataFrame], csv: bool = True) -> None:
+        """Write the final tables (``<name>.pkl`` exact, and ``<name>.csv`` to read), then
+        mark the manifest complete; a reader that finds ``complete: true`` finds them all."""
         for name, frame in outputs.items():
             atomic_write(self.dir / f"{name}.pkl", pickle.dumps(frame, protocol=4))
-            atomic_write(self.dir / f"{name}.csv", frame.to_csv(index=False).encode())
+            if csv:
+                atomic_write(self.dir / f"{name}.csv", frame.to_csv(index=False).encode())
         self._write_manifest(complete=True)
 
     def outputs(self, names) -> dict[str, pd.DataFrame]:

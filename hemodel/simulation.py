@@ -11,6 +11,7 @@ together, so the cohort cannot be split: it runs as one task, in this process.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import __version__
+from .checkpoint import Checkpoint
 from .cohort import draw_cohort
 from .engine import run_strategy
 from .model import build_inputs
@@ -79,6 +81,7 @@ def simulate(
     backend: str | None = None,
     scheduler: str | None = None,
     executor: Executor | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> Results:
     """Simulate ``patients`` patients through every strategy of ``scenario``.
 
@@ -92,7 +95,8 @@ def simulate(
     ``workers`` (``None``: all cores, or in-process for small runs), ``backend``
     (``"serial"``, ``"processes"``, ``"dask"``), ``scheduler`` (a Dask scheduler address)
     or a running ``executor`` choose where chunks of ``batch_size`` patients run; the
-    results are the same bits wherever they run.
+    results are the same bits wherever they run. ``checkpoint``: a directory that keeps
+    each finished chunk, so that an interrupted run resumes where it stopped.
     """
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)
@@ -104,25 +108,39 @@ def simulate(
     step = patients if inputs.lab_capacity is not None else max(1, batch_size)
     chunks = [(a, min(step, first_patient + patients - a)) for a in
               range(first_patient, first_patient + patients, step)]  # fmt: skip
-    ex = executor or Executor(workers, backend, scheduler, work=patients * n_strategies)
+    ckpt = _checkpoint(checkpoint, scenario, job, patients, first_patient)
+    if ckpt is not None and ckpt.complete:
+        out = ckpt.outputs(["patients", "events"])
+        return _results(scenario, job, patients, first_patient, out["patients"], out["events"])
+    stored = ckpt.load(f"{sample}-{a}" for a, _ in chunks) if ckpt is not None else {}
+    parts: list = [stored.get(f"{sample}-{a}") for a, _ in chunks]
+    todo = [c for c, part in zip(chunks, parts, strict=True) if part is None]
     bar = tqdm(
         total=patients * n_strategies,
+        initial=(patients - sum(n for _, n in todo)) * n_strategies,
         unit="patient-strategy",
         disable=not progress_enabled(progress),
         desc=scenario.name,
         leave=False,
     )
+
+    def done(j: int, part, count: bool = True) -> None:
+        if ckpt is not None:
+            ckpt.save(f"{sample}-{todo[j][0]}", part)
+        parts[chunks.index(todo[j])] = part
+        if count:
+            bar.update(todo[j][1] * n_strategies)
+
+    ex = executor or Executor(
+        workers, backend, scheduler, work=sum(n for _, n in todo) * n_strategies
+    )
     try:
         with bar:
-            if ex.backend == "serial" or len(chunks) == 1:
-                parts = [_simulate_chunk(job, c, bar.update) for c in chunks]
+            if ex.backend == "serial" or len(todo) <= 1:
+                for j, c in enumerate(todo):  # in this process: progress batch by batch
+                    done(j, _simulate_chunk(job, c, bar.update), count=False)
             else:
-                parts = ex.map(
-                    _simulate_chunk,
-                    chunks,
-                    job,
-                    on_result=lambda i, _: bar.update(chunks[i][1] * n_strategies),
-                )
+                ex.map(_simulate_chunk, todo, job, on_result=done)
     finally:
         if executor is None:
             ex.close()
@@ -133,13 +151,38 @@ def simulate(
     table["strategy"] = pd.Categorical(table["strategy"], categories=list(scenario.strategies))
     events = [e for s in range(n_strategies) for part in parts for e in part[1][s]]
     trace_frame = pd.DataFrame(events, columns=["patient", "strategy", "day", "event", "detail"])
+    results = _results(scenario, job, patients, first_patient, table, trace_frame)
+    if ckpt is not None:
+        ckpt.finish({"patients": table, "events": trace_frame}, csv=False)
+    return results
+
+
+def _checkpoint(directory, scenario: Scenario, job: _Job, patients: int, first: int):
+    if directory is None:
+        return None
+    identity = {
+        "run": "simulate",
+        "scenario_hash": scenario_hash(scenario),
+        "seed": job.seed,
+        "sample": job.sample,
+        "patients": patients,
+        "first_patient": first,
+        "batch_size": job.batch_size,
+        "trace": job.trace,
+        "budget_years": job.budget_years,
+        "hemodel_version": __version__,
+    }
+    return Checkpoint(directory, identity)
+
+
+def _results(scenario, job: _Job, patients: int, first: int, table, events) -> Results:
     metadata = {
         "scenario": scenario.name,
         "scenario_hash": scenario_hash(scenario),
-        "seed": seed,
-        "sample": sample,
+        "seed": job.seed,
+        "sample": job.sample,
         "patients": patients,
-        "first_patient": first_patient,
+        "first_patient": first,
         "hemodel_version": __version__,
         "currency": scenario.currency,
         "price_year": scenario.price_year,
@@ -151,5 +194,5 @@ def simulate(
         wtp=scenario.willingness_to_pay[0].value,
         currency=scenario.currency,
         metadata=metadata,
-        events=trace_frame,
+        events=events,
     )

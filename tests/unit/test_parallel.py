@@ -287,6 +287,25 @@ def test_resume_after_an_interruption(reference, tmp_path, monkeypatch):
     assert_same(run(checkpoint=tmp_path), reference)
 
 
+def test_simulate_resumes_too(reference_sim, tmp_path, monkeypatch):
+    original = Checkpoint.save
+
+    def save_then_crash(self, key, result):
+        original(self, key, result)
+        if len(list((tmp_path / "tasks").glob("*.pkl"))) == 2:
+            raise RuntimeError("crash")
+
+    monkeypatch.setattr(Checkpoint, "save", save_then_crash)
+    kwargs = {"trace": True, "batch_size": 20, "checkpoint": tmp_path}
+    with pytest.raises(RuntimeError, match="crash"):
+        simulate(SCENARIO, 90, SEED, **kwargs)
+    monkeypatch.setattr(Checkpoint, "save", original)
+    assert_same_sim(simulate(SCENARIO, 90, SEED, **kwargs), reference_sim)
+    assert_same_sim(simulate(SCENARIO, 90, SEED, **kwargs), reference_sim)  # stored
+    with pytest.raises(CheckpointMismatch, match="batch_size"):
+        simulate(SCENARIO, 90, SEED, trace=True, batch_size=30, checkpoint=tmp_path)
+
+
 def test_resume_after_the_process_is_killed(reference, tmp_path):
     script = textwrap.dedent(f"""
         import time
