@@ -27,7 +27,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from fractions import Fraction
@@ -194,17 +194,14 @@ class Executor:
                 pool = self._ensure_pool()
                 futures = {pool.submit(fn, shared, t): i for i, t in pending.items()}
                 broken = False
-                not_done = set(futures)
-                while not_done and not broken:
-                    done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
-                    for fut in sorted(done, key=futures.get):
-                        if isinstance(fut.exception(), BrokenProcessPool):
-                            broken = True
-                            continue
-                        i = futures[fut]
-                        result = fut.result()  # a task's own exception propagates
-                        del pending[i]
-                        yield i, result
+                for fut in as_completed(futures):  # drops each future once handed out
+                    i = futures.pop(fut)
+                    if isinstance(fut.exception(), BrokenProcessPool):
+                        broken = True  # every unfinished task ends like this: collect them
+                        continue
+                    result = fut.result()  # a task's own exception propagates
+                    del pending[i]
+                    yield i, result
                 if broken:
                     # A worker died. Results already returned are kept; everything else is
                     # submitted again to a fresh pool (tasks are pure, so reruns are exact).
@@ -244,7 +241,7 @@ class Executor:
         return self._client
 
     def _imap_dask(self, fn, tasks, shared) -> Iterator[tuple[int, Any]]:
-        from distributed import as_completed
+        from distributed import as_completed as dask_completed
 
         client = self._ensure_client()
         token = os.urandom(6).hex()
@@ -259,7 +256,7 @@ class Executor:
         finished = False
         try:
             # results stream back in the background as tasks finish
-            for fut, result in as_completed(futures, with_results=True):
+            for fut, result in dask_completed(futures, with_results=True):
                 i = index[fut.key]
                 futures[i] = None  # let the cluster forget the result
                 fut.release()
