@@ -113,8 +113,7 @@ def build(
     strategies = strategies_table(scenario)
     results = simulate(scenario, patients=patients, seed=seed, progress=progress)
     summary, incremental = results.summary(), results.incremental()
-    det = summary.rename(columns={"cost_total": "cost", "qalys": "qaly"})
-    frontier = cea.incremental_analysis(det[["strategy", "cost", "qaly"]])
+    frontier = cea.incremental_analysis(results.ce_table()[["strategy", "cost", "qaly"]])
     sheets.update(
         inputs=inputs,
         strategies=strategies,
@@ -232,8 +231,7 @@ def _sweep_section(scenario, patients, seed, sheets, progress) -> str:
 
     name = next(iter(scenario.sweeps))
     expanded, grid = expand(scenario, name)
-    res = simulate(expanded, patients=patients, seed=seed, progress=progress).summary()
-    res = res.rename(columns={"cost_total": "cost", "qalys": "qaly"})
+    res = simulate(expanded, patients=patients, seed=seed, progress=progress).ce_table()
     wtps = [w.value for w in scenario.willingness_to_pay]
     table = grid.merge(res[["strategy", "cost", "qaly"]], on="strategy")
     result = analyse(res, grid, wtps)

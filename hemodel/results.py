@@ -71,6 +71,15 @@ class Results:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def ce_table(self, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Per-strategy means in the tidy form :mod:`hemodel.cea` reads: strategy, cost
+        (currency, discounted), qaly (discounted), with Monte Carlo SEs cost_se, qaly_se.
+        ``summary``: an already computed :meth:`summary`, to avoid recomputing it."""
+        s = self.summary() if summary is None else summary
+        return pd.DataFrame({"strategy": s["strategy"], "cost": s["cost_total"],
+                             "cost_se": s["cost_total_se"], "qaly": s["qalys"],
+                             "qaly_se": s["qalys_se"]})  # fmt: skip
+
     def incremental(self) -> pd.DataFrame:
         """Each strategy against the reference: Δcost, ΔQALY, ICER, NMB and INMB at ``wtp``.
 

@@ -51,14 +51,8 @@ def run(args) -> int:
     results = simulate(
         expanded, patients=args.patients, seed=args.seed, progress=False if args.quiet else None
     )
-    summary = results.summary().rename(
-        columns={
-            "cost_total": "cost",
-            "cost_total_se": "cost_se",
-            "qalys": "qaly",
-            "qalys_se": "qaly_se",
-        }
-    )
+    full = results.summary()
+    summary = results.ce_table(full).merge(full[["strategy", "tests"]])
     wtps = [w.value for w in scenario.willingness_to_pay]
     top = max(wtps)
     grid_wtp = np.unique(np.concatenate([np.linspace(0, 20 * top, 201), wtps]))
