@@ -3,15 +3,18 @@
 The objective is the sum of squared standardised residuals over the targets,
 ``Σ ((simulated − target) / scale)²``, with ``scale`` the target's standard error implied by
 its 95% CI (``(high − low) / 3.92``; on the log scale for hazard ratios) or half its
-``tolerance``. Every evaluation simulates the *same* patients (fixed seed: common random
-numbers), so the objective changes only through the parameters. Kaplan-Meier medians enter
-through their smooth surrogate (:func:`hemodel.validate.spread_median`): medians of
-imaging-detected times jump from scan to scan, the surrogate moves continuously and stays
-within half an imaging interval of the median.
+``tolerance``, plus per target a steep wall, ``wall`` × the number of SEs by which the value
+lies outside the target's CI (zero inside), so the fit lands inside every CI before trading
+one target's centre against another's. Every evaluation simulates the *same* patients
+(fixed seed: common random numbers), so the objective changes only through the parameters.
+Kaplan-Meier medians enter through their smooth surrogate
+(:func:`hemodel.validate.spread_median`): medians of imaging-detected times jump from scan
+to scan, the surrogate moves continuously and stays within half an imaging interval of the
+median.
 
 Parameters are fitted on an unbounded scale (log for positive parameters, logit for
 probabilities) by :func:`scipy.optimize.least_squares` (trust-region reflective, forward
-differences with relative step ``diff_step``).
+differences with a step of ``diff_step`` on that scale). The best point evaluated is returned.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from .trial import TrialDesign
 from .validate import Measure, measure, passes, target_range
 
 _MISSING = 30.0  # residual when a quantity cannot be measured (e.g. median not reached)
+
+
+class _Budget(Exception):
+    """The evaluation budget is spent."""
 
 
 # --------------------------------------------------------------------------------------
@@ -146,7 +153,7 @@ def calibrate(
     design: TrialDesign | None = None,
     start: dict[str, float] | None = None,
     max_evaluations: int = 150,
-    diff_step: float = 0.03,
+    diff_step: float = 0.02,
     tolerance: float = 1e-3,
     wall: float = 5.0,
     progress=None,
@@ -172,13 +179,20 @@ def calibrate(
     names = list(scenario.targets)
     history: list[tuple[dict[str, float], float]] = []
     cache: dict[tuple[float, ...], np.ndarray] = {}
+    z0 = np.array([_to_free(start[p], s) for p, s in zip(free, scales, strict=True)])
+    best: list = [math.inf, z0]
 
     def values_at(z) -> dict[str, float]:
         return {p: _from_free(float(v), s) for p, v, s in zip(free, z, scales, strict=True)}
 
-    def residuals(z) -> np.ndarray:
+    def residuals(x) -> np.ndarray:
+        # x = 1 + (z - z0): the optimiser's relative finite-difference step ``diff_step``
+        # is then an absolute step on the free scale (about diff_step × 100 % for log scales).
+        z = z0 + np.asarray(x, dtype=float) - 1.0
         key = tuple(np.round(z, 12))
         if key not in cache:
+            if len(history) >= max_evaluations:
+                raise _Budget
             vals = values_at(z)
             try:
                 s = with_values(scenario, vals)
@@ -186,25 +200,31 @@ def calibrate(
                 cache[key] = residuals_of(scenario, ms, wall)
             except ValueError:  # outside the parameter's allowed range
                 cache[key] = np.full(2 * len(names), _MISSING)
-            history.append((vals, float(np.sum(cache[key] ** 2))))
+            objective = float(np.sum(cache[key] ** 2))
+            history.append((vals, objective))
+            if objective < best[0]:
+                best[:] = [objective, z]
             if progress is not None:
-                progress(vals, history[-1][1])
+                progress(vals, objective)
         return cache[key]
 
     from scipy.optimize import least_squares
 
-    z0 = np.array([_to_free(start[p], s) for p, s in zip(free, scales, strict=True)])
-    sol = least_squares(
-        residuals,
-        z0,
-        method="trf",
-        diff_step=diff_step,
-        xtol=tolerance,
-        ftol=tolerance,
-        gtol=tolerance,
-        max_nfev=max_evaluations,
-    )
-    fitted = {p: float(f"{v:.4g}") for p, v in values_at(sol.x).items()}
+    try:
+        sol = least_squares(
+            residuals,
+            np.ones(len(free)),
+            method="trf",
+            diff_step=diff_step,
+            xtol=tolerance,
+            ftol=tolerance,
+            gtol=tolerance,
+        )
+        message = str(sol.message)
+    except _Budget:
+        message = f"stopped after {max_evaluations} evaluations"
+    # The best point evaluated (on a staircase objective the last step need not be best).
+    fitted = {p: float(f"{v:.4g}") for p, v in values_at(best[1]).items()}
     result = with_values(scenario, fitted)
     ms, _ = measure(result, names, patients, seed, design, robust=False)
     table = fit_table(result, ms)
@@ -219,7 +239,7 @@ def calibrate(
         seed=seed,
         patients=patients,
         design=design,
-        message=str(sol.message),
+        message=message,
         history=history,
     )
 

@@ -54,6 +54,7 @@ class TrialDesign:
     """
 
     name: str = "serena6"
+    title: str = "SERENA-6"
     every_weeks: float = 8.0
     start_months: float = 6.0
     assay: str | None = None

@@ -386,7 +386,7 @@ def format_targets(table: pd.DataFrame) -> str:
 def format_funnel(run: TrialRun) -> str:
     f = run.funnel()
     lines = [
-        f"Surveillance funnel (virtual {run.design.name}, {f['patients']:,} patients starting "
+        f"Surveillance funnel (virtual {run.design.title}, {f['patients']:,} patients starting "
         f"first-line therapy; ctDNA and imaging every {run.design.every_weeks:g} weeks from "
         f"week {run.design.start_days / 7:g}):",
         f"  under surveillance (>= 1 test)        {f['under_surveillance']:>8,}",
@@ -441,7 +441,7 @@ def km_plot(validation: Validation, path, scenario=None):
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("Months from randomisation")
         ax.set_ylabel("Progression-free survival (imaging-detected)")
-        ax.set_title(f"Virtual {run.design.name.upper()}: PFS from randomisation")
+        ax.set_title(f"Virtual {run.design.title}: PFS from randomisation")
         ax.legend(loc="upper right", fontsize=8.5)
         save(ax, path)
     return path

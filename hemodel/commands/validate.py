@@ -56,7 +56,7 @@ def run(args) -> int:
         v = validate(scenario, patients=args.patients, seed=args.seed, design=design)
         out.mkdir(parents=True, exist_ok=True)
         km_plot(v, out / "trial_km.png", scenario)
-    print(f"{scenario.name} — virtual {design.name}, {args.patients:,} patients, seed {args.seed}")
+    print(f"{scenario.name} — virtual {design.title}, {args.patients:,} patients, seed {args.seed}")
     print(format_funnel(v.trial))
     print("\nTargets (pass: simulated value inside the target CI / range)")
     print(format_targets(v.table))
