@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .scenario import ScenarioError, default_scenario_path, load_scenario, scenario_hash
+from .commands import add_execution_arguments, execution
+from .scenario import ScenarioError, load_scenario, resolve_path, scenario_hash
 
 EXIT_INVALID = 2
 
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     run.add_argument("--out", type=Path, help="folder for summary.csv, incremental.csv, ...")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_execution_arguments(run)
 
     check = sub.add_parser(
         "check",
@@ -95,10 +97,14 @@ def _run(args) -> int:
     from .simulation import simulate
     from .tables import incremental_table, summary_table
 
-    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     progress = None if not args.quiet else False
-    results = simulate(scenario, patients=args.patients, seed=args.seed, progress=progress)
+    results = simulate(
+        scenario, patients=args.patients, seed=args.seed, progress=progress, **execution(args)
+    )
+    if args.out:  # files first: output piped into e.g. `head` must not lose them
+        _write(results, args, path, scenario)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(f"{scenario.name} — {args.patients:,} patients, seed {args.seed}")
         print(
@@ -111,7 +117,6 @@ def _run(args) -> int:
         print(f"\nIncremental analysis against '{scenario.reference}'")
         print(incremental_table(results).to_string(index=False))
     if args.out:
-        _write(results, args, path, scenario)
         print(f"\nWrote summary.csv, incremental.csv, patients.csv and manifest.json to {args.out}")
     return 0
 

@@ -36,12 +36,16 @@ def psa_outputs(
     wtp_max: float | None = None,
     groups: dict | None = None,
     progress: bool | None = None,
+    **execution,
 ) -> dict:
-    """Run the PSA and write its CSV tables and PNG plots into ``out``; return the tables."""
+    """Run the PSA and write its CSV tables and PNG plots into ``out``; return the tables.
+
+    ``execution``: ``workers``, ``backend``, ``scheduler``, ``checkpoint`` for :func:`run_psa`.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cur = scenario.currency
-    per, drawn = run_psa(scenario, samples, patients, seed, progress=progress)
+    per, drawn = run_psa(scenario, samples, patients, seed, progress=progress, **execution)
     per.assign(currency=cur).to_csv(out / "psa_samples.csv", index=False)
     drawn.to_csv(out / "psa_parameters.csv", index=False)
 

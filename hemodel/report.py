@@ -197,6 +197,7 @@ def _head(scenario: Scenario, path: Path, strategies: pd.DataFrame, inputs: pd.D
 
 def _frontier_display(frontier: pd.DataFrame, cur: str) -> pd.DataFrame:
     f = frontier[["strategy", "cost", "qaly", "status", "compared_with", "icer"]].copy()
+    f["compared_with"] = f["compared_with"].fillna("—")
     f["cost"] = f["cost"].map("{:,.0f}".format)
     f["qaly"] = f["qaly"].map("{:.4f}".format)
     f["icer"] = f["icer"].map(lambda x: "—" if pd.isna(x) else f"{x:,.0f}")

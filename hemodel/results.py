@@ -110,13 +110,16 @@ class Results:
 
 
 def icer(d_cost: float, d_qaly: float) -> tuple[float, str]:
-    """ICER (currency per QALY) and a note: 'no difference', 'dominated', 'dominant' or ''."""
+    """ICER (currency per QALY) and a note: 'no difference', 'dominated', 'dominant',
+    'less costly, less effective' (the ratio is then savings per QALY forgone) or ''."""
     if d_cost == 0 and d_qaly == 0:
         return math.nan, "no difference"
     if d_qaly <= 0 and d_cost >= 0:
         return math.nan, "dominated"
     if d_qaly >= 0 and d_cost <= 0:
         return math.nan, "dominant"
+    if d_qaly < 0:  # cheaper and worse: the ratio is savings per QALY lost
+        return d_cost / d_qaly, "less costly, less effective"
     return d_cost / d_qaly, ""
 
 

@@ -165,13 +165,17 @@ def _read(path: Path) -> _Doc:
 
 
 def _merge(base: _Doc, over: _Doc) -> _Doc:
-    """Deep-merge ``over`` into ``base``: mappings merge key by key, anything else replaces."""
+    """Deep-merge ``over`` into ``base``: mappings merge key by key, anything else replaces;
+    ``key: null`` in ``over`` removes an inherited entry (e.g. a strategy a variant drops)."""
 
     def merge(a, b, path):
         if isinstance(a, dict) and isinstance(b, dict):
             out = dict(a)
             for k, v in b.items():
-                out[k] = merge(a[k], v, path + (k,)) if k in a else v
+                if v is None and k in a:
+                    del out[k]
+                else:
+                    out[k] = merge(a[k], v, path + (k,)) if k in a else v
             return out
         return b
 
@@ -404,6 +408,29 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
         known = available_quantities(s)
         for name in s.targets:
             need(("targets", name), "target quantity", name, known, "measured quantities")
+    out += _joint_uncertainty(s, need)
+    return out
+
+
+def _joint_uncertainty(s: Scenario, need) -> list[tuple[Loc, str]]:
+    """Parameters named in ``uncertainty:`` must exist; correlated ones need a ``psa:``
+    marginal and Dirichlet ones must be probabilities."""
+    params = parameters(s)
+    out: list[tuple[Loc, str]] = []
+    for i, corr in enumerate(s.uncertainty.correlations):
+        for j, name in enumerate(corr.parameters):
+            loc = ("uncertainty", "correlations", i, "parameters", j)
+            if name not in params:
+                need(loc, "parameter", name, params, "parameters")
+            elif params[name].psa is None or params[name].psa.dist == "fixed":
+                out.append((loc, f"parameter {name!r} has no psa: distribution to correlate"))
+    for i, group in enumerate(s.uncertainty.dirichlet):
+        for j, name in enumerate(group.parameters):
+            loc = ("uncertainty", "dirichlet", i, "parameters", j)
+            if name not in params:
+                need(loc, "parameter", name, params, "parameters")
+            elif type(params[name]).__name__ != "Probability":
+                out.append((loc, f"parameter {name!r} is not a probability"))
     return out
 
 
@@ -446,12 +473,26 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return out
 
 
+def resolve_path(path: str | Path | None) -> Path:
+    """The file a user means: the path itself, or a bundled scenario by name (``tiny``,
+    ``tiny.yaml``, ``serena6_uk``) when no such file exists; None means the default."""
+    if path is None:
+        return default_scenario_path()
+    path = Path(path)
+    if not path.exists() and path.parent == Path("."):
+        bundled = default_scenario_path().parent / path.with_suffix(".yaml").name
+        if bundled.exists():
+            return bundled
+    return path
+
+
 def load_scenario(path: str | Path | None = None) -> Scenario:
-    """Load and validate a scenario file (default: the bundled SERENA-6 US scenario).
+    """Load and validate a scenario file (default: the bundled SERENA-6 US scenario; bundled
+    scenarios can also be named, e.g. ``load_scenario("tiny")``).
 
     Raises :class:`ScenarioError` with file, line and field for every problem found.
     """
-    path = Path(path) if path is not None else default_scenario_path()
+    path = resolve_path(path)
     doc = _load_raw(path)
     return _validate(doc.data, doc.lines, _shown(path))
 

@@ -17,7 +17,7 @@ def summary_table(results: Results) -> pd.DataFrame:
     out["QALYs (disc.)"] = s["qalys"].map("{:.3f}".format)
     out["± SE"] = s["qalys_se"].map("{:.3f}".format)
     out["LYs (undisc.)"] = s["lys_undiscounted"].map("{:.2f}".format)
-    out["PF time (months)"] = s["mean_progression_free_months"].map("{:.1f}".format)
+    out["True PF time (months)"] = s["mean_progression_free_months"].map("{:.1f}".format)
     out["Progressed (%)"] = (100 * s["progressions"]).map("{:.1f}".format)
     out["Tests / patient"] = s["tests"].map("{:.2f}".format)
     out["Switched (%)"] = (100 * s["switches"]).map("{:.1f}".format)
@@ -37,10 +37,17 @@ def incremental_table(results: Results) -> pd.DataFrame:
     out["ΔQALYs"] = inc["inc_qalys"].map("{:.4f}".format)
     out["± SE"] = inc["inc_qalys_se"].map("{:.4f}".format)
     out[f"ICER ({cur}/QALY)"] = [
-        _money(v) if note == "" else note for v, note in zip(inc["icer"], inc["note"], strict=True)
+        _icer_text(v, note) for v, note in zip(inc["icer"], inc["note"], strict=True)
     ]
     out[f"INMB at {_money(results.wtp)}/QALY ({cur})"] = inc["inmb"].map(_money)
     return out
+
+
+def _icer_text(value: float, note: str) -> str:
+    """The ICER with its note: a ratio, a ratio with a caveat, or only the note."""
+    if note == "":
+        return _money(value)
+    return note if pd.isna(value) else f"{_money(value)} ({note})"
 
 
 def _money(x: float) -> str:

@@ -61,9 +61,9 @@ def run(args) -> int:
 
     from .. import budget
     from ..plots import save
-    from ..scenario import default_scenario_path, load_scenario
+    from ..scenario import load_scenario, resolve_path
 
-    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     strategies = args.strategies.split(",") if args.strategies else None
     try:

@@ -55,10 +55,10 @@ def run(args) -> int:
 
     from .. import plots
     from ..convergence import convergence, plot, report
-    from ..scenario import default_scenario_path, load_scenario
+    from ..scenario import load_scenario, resolve_path
     from ..simulation import simulate
 
-    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     names = args.strategy or []
     unknown = [s for s in names if s not in scenario.strategies]

@@ -65,9 +65,9 @@ def run(args) -> int:
 
     from .. import dsa
     from ..plots import save
-    from ..scenario import default_scenario_path, load_scenario
+    from ..scenario import load_scenario, resolve_path
 
-    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     if len(scenario.strategies) < 2:
         print("the scenario needs at least two strategies", file=sys.stderr)

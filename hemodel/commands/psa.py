@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_execution_arguments, execution
+
 EXAMPLE = """example:
   hemodel psa scenarios/serena6_us.yaml --samples 500 --patients 1000 --out psa/
   hemodel psa --samples 200 --evppi-group effect=switch_therapies.camizestrant.hazard_ratio
 
 writes psa_samples.csv (one row per sample × strategy), psa_parameters.csv, psa_incremental.csv,
-ceac.csv (with the acceptability frontier), evpi.csv, evppi.csv, ce_plane.png, ceac.png, evpi.png
+ceac.csv, ceaf.csv (acceptability frontier), evpi.csv, evppi.csv (with 50 samples or more),
+ce_plane.png, ceac.png, evpi.png
 """
 
 
@@ -36,14 +39,15 @@ def register(sub) -> None:
         "default: every uncertain parameter on its own",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_execution_arguments(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     from ..psa_report import psa_outputs
-    from ..scenario import default_scenario_path, load_scenario
+    from ..scenario import load_scenario, resolve_path
 
-    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     groups = {}
     for spec in args.evppi_group:
@@ -60,7 +64,9 @@ def run(args) -> int:
         wtp_max=args.wtp_max,
         groups=groups or None,
         progress=False if args.quiet else None,
+        **execution(args),
     )
     print(tables["text"])
-    print(f"\nWrote PSA tables and plots to {args.out}")
+    written = sorted(p.name for p in args.out.iterdir() if p.suffix in (".csv", ".png"))
+    print(f"\nWrote to {args.out}: {', '.join(written)}")
     return 0

@@ -38,9 +38,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..report import build
-    from ..scenario import default_scenario_path, load_scenario
+    from ..scenario import load_scenario, resolve_path
 
-    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     html_path, xlsx_path = build(
         scenario,

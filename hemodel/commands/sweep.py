@@ -37,11 +37,11 @@ def run(args) -> int:
     import pandas as pd
 
     from .. import plots
-    from ..scenario import default_scenario_path, load_scenario
+    from ..scenario import load_scenario, resolve_path
     from ..simulation import simulate
     from ..sweep import analyse, expand, plot
 
-    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     if not scenario.sweeps:
         print(f"{path}: no sweeps: block (see scenarios/serena6_us.yaml for an example)")

@@ -48,9 +48,9 @@ def run(args) -> int:
 
     from .. import threshold as th
     from ..plots import save
-    from ..scenario import default_scenario_path, load_scenario
+    from ..scenario import load_scenario, resolve_path
 
-    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     try:
         wtps = (

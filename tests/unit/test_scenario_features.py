@@ -1,0 +1,66 @@
+"""Scenario features beyond plain validation: variants dropping entries, joint uncertainty
+names, bundled scenarios by name, and ICER notes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hemodel.results import icer
+from hemodel.scenario import ScenarioError, load_scenario, resolve_path, scenario_from_dict
+
+from ..conftest import ROOT, tiny_dict
+
+TINY = ROOT / "scenarios" / "tiny.yaml"
+
+
+def test_a_variant_drops_an_inherited_strategy_with_null(tmp_path):
+    variant = tmp_path / "v.yaml"
+    variant.write_text(f"extends: {TINY}\nstrategies:\n  blood_test_q12w_next_visit: null\n")
+    scenario = load_scenario(variant)
+    assert list(scenario.strategies) == ["imaging_only", "test_at_progression",
+                                         "blood_test_q12w"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("uncertainty", "message"),
+    [
+        ({"correlations": [{"parameters": ["utilities.progresed", "utilities.progressed"],
+                            "matrix": [[1, 0.5], [0.5, 1]]}]},
+         "uncertainty.correlations.0.parameters.0: parameter 'utilities.progresed' is not "
+         "defined; did you mean 'utilities.progressed'?"),
+        ({"correlations": [{"parameters": ["costs.visit", "utilities.progressed"],
+                            "matrix": [[1, 0.5], [0.5, 1]]}]},
+         "parameter 'costs.visit' has no psa: distribution to correlate"),
+        ({"dirichlet": [{"parameters": ["costs.visit", "utilities.progressed"],
+                         "concentrations": [1, 2]}]},
+         "parameter 'costs.visit' is not a probability"),
+    ],
+)  # fmt: skip
+def test_joint_uncertainty_names_are_checked(uncertainty, message):
+    data = tiny_dict(**{"utilities.progressed": {"value": 0.5, "psa": {
+        "dist": "beta", "mean": 0.5, "sd": 0.05}}}, uncertainty=uncertainty)  # fmt: skip
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(data)
+    assert message in str(err.value)
+
+
+def test_bundled_scenarios_can_be_named(tmp_path, monkeypatch):
+    """From any folder, `tiny` or `serena6_uk.yaml` means the bundled file; a real file of
+    that name in the folder wins."""
+    monkeypatch.chdir(tmp_path)
+    assert resolve_path("tiny").name == "tiny.yaml"
+    assert load_scenario("serena6_uk.yaml").currency == "GBP"
+    (tmp_path / "tiny.yaml").write_text(f"extends: {TINY}\nname: mine\n")
+    assert load_scenario("tiny.yaml").name == "mine"
+
+
+def test_icer_notes_by_quadrant():
+    """NE: ratio; SW (cheaper, worse): ratio = savings per QALY forgone, with a note;
+    dominated / dominant quadrants: no ratio."""
+    assert icer(1000, 0.1) == (pytest.approx(10_000), "")
+    ratio, note = icer(-1000, -0.1)
+    assert ratio == pytest.approx(10_000) and note == "less costly, less effective"
+    assert math.isnan(icer(1000, -0.1)[0]) and icer(1000, -0.1)[1] == "dominated"
+    assert math.isnan(icer(-1000, 0.1)[0]) and icer(-1000, 0.1)[1] == "dominant"
