@@ -1,0 +1,209 @@
+"""Scenario problems: what is wrong, where (file, line, dotted field), and how to fix it.
+
+Turns pydantic validation errors into plain-language messages for health economists: the
+bad value, what is allowed, a did-you-mean for misspelt keys and distribution names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from . import schema
+from .distributions import PSADistribution
+from .quantities import TimeToEventSpec
+from .schema import Scenario
+
+Loc = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """An invalid scenario file; ``str()`` gives the full, user-facing message."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = [f"invalid scenario ({len(problems)} {noun}):"] + [f"  {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+# --------------------------------------------------------------------------------------
+# Validation errors → problems
+# --------------------------------------------------------------------------------------
+def _dotted(loc: Loc) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _data_path(data: Any, loc: Loc) -> tuple[Loc, Any]:
+    """The part of a pydantic error ``loc`` that exists in the data, and the value there.
+
+    Components absent from the data are skipped: union tags (``weibull``) and the ``value``
+    field of a shorthand scalar (``0.85`` for ``{value: 0.85}``).
+    """
+    path: list[Any] = []
+    cur = data
+    for part in loc:
+        in_dict = isinstance(cur, dict) and part in cur
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if in_dict or in_list:
+            path.append(part)
+            cur = cur[part]
+    return tuple(path), cur
+
+
+def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
+    """The pydantic model class that validates the mapping at data path ``loc``."""
+    tp: Any = Scenario
+    cur = data
+    for part in loc:
+        tp = _pick(tp, cur)
+        if tp is None:
+            return None
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            fld = next((f for n, f in tp.model_fields.items() if (f.alias or n) == part), None)
+            if fld is None:
+                return None
+            tp = fld.annotation
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        elif origin is list:
+            tp = typing.get_args(tp)[0]
+        else:
+            return None
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    tp = _pick(tp, cur)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _pick(tp: Any, data: Any) -> Any:
+    """Unwrap Annotated/Optional/unions, choosing a union member by its discriminator."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+            chosen = None
+            if isinstance(data, dict):
+                for m in models:
+                    tag = m.model_fields.get("distribution") or m.model_fields.get("dist")
+                    if tag is not None:
+                        allowed = typing.get_args(tag.annotation)
+                        if data.get("distribution", data.get("dist")) in allowed:
+                            chosen = m
+            tp = chosen or (models[0] if models else members[0])
+            continue
+        return tp
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+_TAGS = {  # discriminator → distribution names allowed
+    key: [
+        typing.get_args(m.model_fields[key].annotation)[0]
+        for m in typing.get_args(typing.get_args(tp)[0])
+    ]
+    for key, tp in (("dist", PSADistribution), ("distribution", TimeToEventSpec))
+}
+_PATTERNS = {
+    "^[A-Z]{3}$": "must be a three-letter currency code in capitals, e.g. USD, GBP or EUR",
+    schema._NAME: "names must start with a letter and use only letters, digits, _ and - "
+    "(no spaces)",
+}
+_WORDING = (
+    ("Input should be", "must be"),
+    ("a valid integer, unable to parse string as an integer", "a whole number"),
+    ("a valid number, unable to parse string as a number", "a number"),
+    ("a valid boolean, unable to interpret input", "true or false"),
+    ("a valid list", "a list in square brackets, e.g. [1, 2]"),
+    ("a valid string", "text"),
+)
+_MISSING = {
+    "per": ": add the billing period, e.g. per: month (or day, week, year, '28 days')",
+    "unit": ": add unit: days, weeks, months or years",
+}
+_PSA_HINTS = (  # clue in the parameter's allowed range → distribution to suggest
+    ("probability", "use dist: beta, e.g. {dist: beta, mean: 0.9, sd: 0.05}"),
+    ("utility <=", "use dist: beta (values between 0 and 1)"),
+    (">", "use dist: gamma or lognormal, which never go below 0"),
+    ("", "use dist: uniform or triangular with low and high inside that range"),
+)
+
+
+def _message(err: dict, path: Loc, value: Any) -> tuple[Loc, str]:
+    """A health economist's wording of a pydantic error, and the data path it belongs to."""
+    kind, ctx, loc = err["type"], err.get("ctx") or {}, tuple(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind == "missing":
+        return path + (loc[-1],), "is required but missing" + _MISSING.get(loc[-1], "")
+    if kind.startswith("union_tag"):
+        key = ctx["discriminator"].strip("'")
+        allowed = ", ".join(_TAGS.get(key, []))
+        if kind == "union_tag_not_found":
+            return path, f"needs '{key}:' naming a distribution, one of: {allowed}"
+        guess = difflib.get_close_matches(str(ctx["tag"]), _TAGS.get(key, []), n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        return path + (key,), f"unknown distribution {ctx['tag']!r}{hint} (allowed: {allowed})"
+    if kind == "string_pattern_mismatch":
+        rule = _PATTERNS.get(ctx.get("pattern"), f"must match the pattern {ctx.get('pattern')}")
+        return path, f"name {loc[-2]!r} is not allowed: {rule}" if loc[-1] == "[key]" else rule
+    if kind in ("dict_type", "model_type"):
+        return path, "must be a mapping of keys to values (key: value, one per line)"
+    if isinstance(value, dict) and msg.startswith(("psa ", "range ")):
+        path += (msg.split()[0],)
+        if msg.startswith("psa "):
+            msg += "; " + next(h for clue, h in _PSA_HINTS if clue in msg.split("must be")[-1])
+    for old, new in _WORDING:
+        msg = msg.replace(old, new)
+    return path, msg
+
+
+def problem_from_error(err: dict, data: Any, lines: dict, file: str) -> Problem:
+    """One pydantic error as a :class:`Problem` located in the scenario file(s)."""
+    loc = tuple(err["loc"])
+    path, value = _data_path(data, loc)
+    if err["type"] == "extra_forbidden":
+        key = loc[-1]
+        model = _model_at(path[:-1] if path and path[-1] == key else path, data)
+        allowed = _keys_of(model) if model else []
+        guess = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        listing = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
+        msg = f"unknown key {key!r}{hint}{listing}"
+    else:
+        path, msg = _message(err, path, value)
+    line_loc = path
+    while line_loc and line_loc not in lines:
+        line_loc = line_loc[:-1]
+    where_file, line = lines.get(line_loc, (file, None))
+    if err["type"] in ("extra_forbidden", "missing") or isinstance(value, dict | list):
+        got = ""
+    elif isinstance(value, bool):
+        got = f" (got {str(value).lower()}; YAML reads yes/no/on/off as true/false)"
+    elif value is None:
+        got = " (the value is empty)"
+    else:
+        got = f" (got {value!r})" if repr(value) not in msg else ""
+    return Problem(where_file, line, _dotted(path), f"{msg}{got}")
