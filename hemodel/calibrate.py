@@ -302,9 +302,9 @@ def calibrated_yaml(fit: Fit, original: Path, out: Path) -> str:
     today = _dt.date.today().isoformat()
     lines = [
         f"# Calibrated with `hemodel calibrate` on {today} (hemodel {__version__}).",
-        f"# Seed {fit.seed}, {fit.patients:,} patients; virtual {d.name}: ctDNA and imaging every "
-        f"{d.every_weeks:g} weeks from week {d.start_days / 7:g}, PFS at a median follow-up of "
-        f"{d.follow_up_months} months.",
+        f"# Seed {fit.seed}, {fit.patients:,} patients; virtual {d.title}: ctDNA and imaging "
+        f"every {d.every_weeks:g} weeks from week {d.start_days / 7:g},",
+        f"# PFS at a median follow-up of {d.follow_up_months} months.",
         f"# Objective (sum of squared standardised residuals): {fit.objective:.4g} after "
         f"{fit.evaluations} evaluations (scipy least_squares, trf).",
         "# Free parameters (start → fitted):",
