@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -41,6 +40,16 @@ BACKENDS = ("serial", "processes", "dask")
 SMALL_RUN = 50_000
 #: Times a process pool may break (a worker died) in one ``map`` before giving up.
 MAX_POOL_RESTARTS = 10
+#: Dask settings for the clusters hemodel starts (and its client). By default Dask samples
+#: every worker thread 100 times a second for its profiler (about 10% of the CPU of a
+#: pure-Python task) and wakes every event loop 50 times a second to watch for blocking;
+#: hemodel's tasks need neither. For workers started by hand see docs/cluster.md.
+DASK_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 
 def resolve(
@@ -225,19 +234,21 @@ class Executor:
     # -- Dask ---------------------------------------------------------------------------
     def _ensure_client(self):
         if self._client is None:
+            import dask
             from distributed import Client, LocalCluster
 
-            if self.scheduler:
-                self._client = Client(self.scheduler, timeout=30)
-            else:
-                self._cluster = LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-                self._client = Client(self._cluster)
+            with dask.config.set(DASK_CONFIG):
+                if self.scheduler:
+                    self._client = Client(self.scheduler, timeout=30)
+                else:
+                    self._cluster = LocalCluster(
+                        n_workers=self.workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
+                    self._client = Client(self._cluster)
         return self._client
 
     def _imap_dask(self, fn, tasks, shared) -> Iterator[tuple[int, Any]]:
@@ -335,17 +346,16 @@ class Moments:
             {c: exact_parts(x for p in parts for x in p.squares[c]) for c in first.squares},
         )
 
-    def _exact(self, parts: tuple[float, ...]) -> Fraction:
-        return sum((Fraction(x) for x in parts), Fraction(0))
-
     def mean(self, col: str) -> float:
         """Correctly rounded mean (NaN without values)."""
         n = self.count[col]
         if n == 0:
             return math.nan
-        if len(self.sums[col]) == 1 and not math.isfinite(self.sums[col][0]):
-            return self.sums[col][0]
-        return float(self._exact(self.sums[col]) / n)
+        parts = self.sums[col]
+        if not all(math.isfinite(x) for x in parts):
+            return math.fsum(parts)
+        total, scale = _dyadic(parts)
+        return total / (n << scale)  # int / int: correctly rounded
 
     def sem(self, col: str) -> float:
         """Standard error of the mean, ``sd / sqrt(n)`` with the ``n - 1`` variance."""
@@ -355,9 +365,17 @@ class Moments:
         s, q = self.sums[col], self.squares[col]
         if not all(math.isfinite(x) for x in s + q):
             return math.nan
-        total, total_sq = self._exact(s), self._exact(q)
-        variance = (n * total_sq - total * total) / (n * (n - 1))
-        return math.sqrt(float(variance / n))
+        (total, a), (total_sq, b) = _dyadic(s), _dyadic(q)
+        # var / n = (n·Q − S²) / (n²(n − 1)), over the common denominator 2**(2a + b)
+        numerator = max(0, n * (total_sq << 2 * a) - (total * total << b))
+        return math.sqrt(numerator / (n * n * (n - 1) << 2 * a + b))
+
+
+def _dyadic(parts: Sequence[float]) -> tuple[int, int]:
+    """``(m, k)`` with ``sum(parts) == m / 2**k`` exactly (finite parts)."""
+    ratios = [x.as_integer_ratio() for x in parts]  # denominators are powers of two
+    k = max((d.bit_length() - 1 for _, d in ratios), default=0)
+    return sum(m << (k - d.bit_length() + 1) for m, d in ratios), k
 
 
 def progress_enabled(progress: bool | None) -> bool:

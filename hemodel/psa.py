@@ -191,6 +191,23 @@ def summarise_chunk(job: SummaryJob, chunk: Chunk) -> dict[str, Moments]:
     return out
 
 
+def summarise_chunks(job: SummaryJob, chunks: tuple[Chunk, ...]) -> list[dict[str, Moments]]:
+    """Several small chunks as one task (fewer round trips); one result per chunk."""
+    return [summarise_chunk(job, c) for c in chunks]
+
+
+def batches(chunks: list[Chunk], patients: int) -> list[tuple[Chunk, ...]]:
+    """Consecutive chunks grouped into tasks of at least ``patients`` patients."""
+    out: list[tuple[Chunk, ...]] = []
+    group: list[Chunk] = []
+    for c in chunks:
+        group.append(c)
+        if sum(g.patients for g in group) >= patients:
+            out.append(tuple(group))
+            group = []
+    return out + [tuple(group)] * bool(group)
+
+
 def sample_rows(sample: int, parts: list[dict[str, Moments]]) -> list[dict]:
     """Per-strategy rows of one sample from its chunks' sums (any order: sums are exact)."""
     rows = []
@@ -264,15 +281,17 @@ def run_points(
                 if t.key in stored:
                     finish(t, stored.pop(t.key))
             todo = [t for t in tasks if t.key not in results and t.sample not in rows]
+            groups = batches(todo, size)  # small samples travel together
 
-            def done(i: int, result: dict[str, Moments]) -> None:
-                if ckpt is not None:
-                    ckpt.save(todo[i].key, result)
-                finish(todo[i], result)
+            def done(i: int, parts: list[dict[str, Moments]]) -> None:
+                for task, result in zip(groups[i], parts, strict=True):
+                    if ckpt is not None:
+                        ckpt.save(task.key, result)
+                    finish(task, result)
 
             work = sum(t.patients for t in todo) * len(scenario.strategies)
             ex = ex or Executor(workers, backend, scheduler, work=work)
-            ex.map(summarise_chunk, todo, job, on_result=done)
+            ex.map(summarise_chunks, groups, job, on_result=done)
     finally:
         if own and ex is not None:
             ex.close()

@@ -7,6 +7,7 @@ with two workers started as separate programs (``python -m dask scheduler|worker
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -172,6 +173,9 @@ def test_exact_sums_do_not_depend_on_chunks_or_order():
     assert sum(Fraction(p) for p in exact_parts(x.tolist())) == exact
     assert whole.mean("x") == float(exact / 997)
     assert whole.mean("y") == pytest.approx(frame["y"].mean(), rel=1e-14)
+    squares = sum(Fraction(v) ** 2 for v in x.tolist())
+    variance = (997 * squares - exact**2) / (997 * 997 * 996)
+    assert whole.sem("x") == math.sqrt(float(variance))  # correctly rounded variance / n
     assert whole.sem("x") == pytest.approx(frame["x"].sem(), rel=1e-12)
 
 
@@ -189,6 +193,15 @@ def test_backend_resolution():
 def test_chunk_size_does_not_change_results(reference):
     assert_same(run(chunk_size=7), reference)
     assert_same(run(chunk_size=PATIENTS), reference)
+    assert_same(run(chunk_size=None), reference)  # 500: all six samples in one task
+
+
+def test_small_chunks_travel_together():
+    chunks = [psa.Chunk(k, (), a, n, 30) for k in (1, 2, 3) for a, n in ((0, 20), (20, 10))]
+    groups = psa.batches(chunks, 25)
+    assert [[(c.sample, c.first_patient) for c in g] for g in groups] == [
+        [(1, 0), (1, 20)], [(2, 0), (2, 20)], [(3, 0), (3, 20)]]  # fmt: skip
+    assert [len(g) for g in psa.batches(chunks, 1000)] == [6]
 
 
 # -- identical results on every back-end -------------------------------------------------
@@ -283,7 +296,7 @@ def test_resume_after_an_interruption(reference, tmp_path, monkeypatch):
     def no_work(*args):
         raise AssertionError("a finished run must not run again")
 
-    monkeypatch.setattr(psa, "summarise_chunk", no_work)
+    monkeypatch.setattr(psa, "summarise_chunks", no_work)
     assert_same(run(checkpoint=tmp_path), reference)
 
 
