@@ -142,6 +142,13 @@ def threshold_prices(
     """
     reference = reference or str(lines["reference"].iloc[0])
     by = lines.set_index("strategy")
+    if reference not in by.index:
+        raise ValueError(
+            f"reference strategy {reference!r} is not among the price lines "
+            f"({', '.join(map(str, by.index))})"
+        )
+    if len(by) < 2:
+        raise ValueError(f"no strategy to compare with {reference!r}: the lines hold only it")
     ref = by.loc[reference]
     rows = []
     for w in _wtps(lines, wtp):

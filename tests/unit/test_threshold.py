@@ -103,6 +103,13 @@ def test_threshold_prices_by_hand():
     assert t["B"] == pytest.approx(5000) and t["C"] == pytest.approx(3000)
 
 
+def test_threshold_prices_need_the_reference_and_a_comparator():
+    with pytest.raises(ValueError, match="reference strategy 'Z' is not among"):
+        th.threshold_prices(HAND, 100_000, reference="Z")
+    with pytest.raises(ValueError, match="no strategy to compare with 'A'"):
+        th.threshold_prices(HAND[HAND["strategy"] == "A"], 100_000)
+
+
 def test_frontier_intervals_by_hand():
     f = th.frontier_prices(HAND, 100_000)
     assert list(f["strategy"]) == ["C", "B", "A"]
