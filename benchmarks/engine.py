@@ -49,14 +49,19 @@ def measure(patients: int) -> dict:
 
 
 def main(sizes: list[int]) -> None:
-    print(f"{'patients':>9} {'sims/s':>8} {'seconds':>8} {'peak MB':>8} {'table MB':>9} "
-          f"{'streams':>8}")
+    print(
+        f"{'patients':>9} {'sims/s':>8} {'seconds':>8} {'peak MB':>8} {'table MB':>9} "
+        f"{'streams':>8}"
+    )
     for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(n)], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(n)], check=True, capture_output=True, text=True
+        ).stdout
         r = json.loads(out.strip().splitlines()[-1])
-        print(f"{r['patients']:>9,} {r['patient_strategies_per_s']:>8,} {r['seconds']:>8} "
-              f"{r['peak_rss_mb']:>8} {r['result_table_mb']:>9} {r['stream_setup_share']:>8.1%}")
+        print(
+            f"{r['patients']:>9,} {r['patient_strategies_per_s']:>8,} {r['seconds']:>8} "
+            f"{r['peak_rss_mb']:>8} {r['result_table_mb']:>9} {r['stream_setup_share']:>8.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -375,5 +375,3 @@ class Delay(Strict):
 
 
 ZERO_DELAY = Delay(distribution="fixed", value=0.0, unit="days")
-
-

@@ -313,5 +313,3 @@ def test_life_table_sampler_matches_piecewise_law():
     np.testing.assert_allclose(got, want, rtol=1e-9)
     huge = lifetable.sample_death_times(TABLE, np.array([100.0]), np.array([1e6]))
     assert huge[0] == pytest.approx(20 * DAYS_PER_YEAR)
-
-
