@@ -41,13 +41,13 @@ def run(args) -> int:
 
     import pandas as pd
 
-    from ..scenario import default_scenario_path, load_scenario
+    from ..scenario import load_scenario, resolve_path
     from ..trial import TrialDesign
     from ..validate import format_funnel, format_targets, km_plot, validate
 
     if args.patients < 100:
         raise SystemExit("--patients must be at least 100")
-    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     out = args.out or Path("validation") / path.stem
     design = TrialDesign(every_weeks=args.every_weeks)
