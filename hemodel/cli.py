@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .commands import add_execution_arguments, execution
+from .commands import add_execution_arguments, add_scenario_arguments, execution
 from .scenario import ScenarioError, load_scenario, resolve_path, scenario_hash
 
 EXIT_INVALID = 2
@@ -58,9 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example:\n  hemodel run scenarios/serena6_us.yaml --patients 10000 --out out/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
-    run.add_argument("--patients", type=_positive_int, default=2000, help="patients (default 2000)")
-    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    add_scenario_arguments(run, patients=2000)
     run.add_argument("--out", type=Path, help="folder for summary.csv, incremental.csv, ...")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     add_execution_arguments(run)
@@ -82,13 +80,6 @@ def _parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         importlib.import_module(f"hemodel.commands.{name}").register(sub)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a whole number >= 1")
-    return value
 
 
 def _run(args) -> int:

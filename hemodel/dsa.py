@@ -171,6 +171,21 @@ def _check(scenario: Scenario, measure: str, wtp: float | None) -> float:
     return scenario.willingness_to_pay[0].value if wtp is None else float(wtp)
 
 
+def _settings(
+    small: Scenario, comparison: str, measure: str, wtp: float, patients: int, seed: int
+) -> dict:
+    """The analysis settings repeated on every row of a DSA table."""
+    return dict(
+        measure=measure,
+        comparison=comparison,
+        reference=small.reference,
+        wtp=wtp,
+        currency=small.currency,
+        patients=patients,
+        seed=seed,
+    )
+
+
 def one_way(
     scenario: Scenario,
     comparison: str,
@@ -240,15 +255,7 @@ def one_way(
     if table.empty:
         raise ValueError("no parameter has a range: add range: [low, high] or a psa: distribution")
     table = table.sort_values("swing", ascending=False, kind="stable", na_position="first")
-    settings = dict(
-        measure=measure,
-        comparison=comparison,
-        reference=small.reference,
-        wtp=wtp,
-        currency=scenario.currency,
-        patients=patients,
-        seed=seed,
-    )
+    settings = _settings(small, comparison, measure, wtp, patients, seed)
     return table.assign(**settings).reset_index(drop=True)
 
 
@@ -300,16 +307,7 @@ def two_way(
         )
         for (a, b), (c, q) in zip(cells, results, strict=True)
     ]
-    settings = dict(
-        measure=measure,
-        comparison=comparison,
-        reference=small.reference,
-        wtp=wtp,
-        currency=scenario.currency,
-        patients=patients,
-        seed=seed,
-    )
-    return pd.DataFrame(rows).assign(**settings)
+    return pd.DataFrame(rows).assign(**_settings(small, comparison, measure, wtp, patients, seed))
 
 
 # ------------------------------------------------------------------------- plots

@@ -7,7 +7,44 @@ inside their handler, so ``hemodel --help`` stays fast.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+
+DEFAULT_SCENARIO_HELP = "scenario YAML or bundled name, e.g. tiny (default: SERENA-6 US payer)"
+
+
+def positive_int(text: str, minimum: int = 1) -> int:
+    """An argparse type: a whole number of at least ``minimum``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}")
+    return value
+
+
+def add_scenario_arguments(
+    parser,
+    *,
+    patients: int,
+    patients_help: str = "patients",
+    scenario_help: str = DEFAULT_SCENARIO_HELP,
+    scenario_required: bool = False,
+    min_patients: int = 1,
+) -> None:
+    """The arguments every simulating command shares: ``scenario``, ``--patients``, ``--seed``."""
+    if scenario_required:
+        parser.add_argument("scenario", help=scenario_help)
+    else:
+        parser.add_argument("scenario", nargs="?", help=scenario_help)
+    parser.add_argument(
+        "--patients",
+        type=lambda text: positive_int(text, min_patients),
+        default=patients,
+        help=f"{patients_help} (default {patients})",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
 
 
 def add_execution_arguments(parser) -> None:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import add_scenario_arguments
+
 EXAMPLE = """examples:
   hemodel budget --incident 5000 --uptake 0.2,0.4,0.6,0.8,0.9 --years 5 --out budget/
   hemodel budget scenarios/serena6_us.yaml --strategies ctdna_q12w,ddpcr_q8w --patients 5000
@@ -24,7 +26,7 @@ def register(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    add_scenario_arguments(p, patients=2000)
     p.add_argument(
         "--incident",
         default="5000",
@@ -40,8 +42,6 @@ def register(sub) -> None:
     p.add_argument(
         "--strategies", help="comma-separated strategies (default: all but the reference)"
     )
-    p.add_argument("--patients", type=int, default=2000, help="patients (default 2000)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument(
         "--out", type=Path, default=Path("budget"), help="output folder (default budget/)"
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_scenario_arguments
+
 EXAMPLE = """example:
   hemodel calibrate scenarios/serena6_us.yaml --out scenarios/serena6_us_calibrated.yaml \\
     --free natural_history.esr1_emergence.probability natural_history.esr1_progression.median
@@ -23,13 +25,16 @@ def register(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", help="scenario YAML with a targets: section")
+    add_scenario_arguments(
+        p,
+        patients=5000,
+        scenario_help="scenario YAML with a targets: section",
+        scenario_required=True,
+    )
     p.add_argument(
         "--free", nargs="+", required=True, metavar="PARAM", help="parameters to fit (dotted)"
     )
     p.add_argument("--start", nargs="*", default=[], metavar="PARAM=VALUE", help="starting values")
-    p.add_argument("--patients", type=int, default=5000, help="patients (default 5000)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument(
         "--max-evaluations", type=int, default=150, help="objective evaluations (default 150)"
     )
@@ -44,9 +49,9 @@ def run(args) -> int:
     import warnings
 
     from ..calibrate import calibrate, format_fit, write_calibrated
-    from ..scenario import load_scenario
+    from ..scenario import load_scenario, resolve_path
 
-    path = Path(args.scenario)
+    path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     start = {}
     for spec in args.start:

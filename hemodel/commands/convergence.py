@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_scenario_arguments
+
 EXAMPLE = """example:
   hemodel convergence scenarios/serena6_us.yaml --patients 5000 --strategy ctdna_q12w \\
       --precision 2000 --out convergence/
@@ -24,9 +26,7 @@ def register(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
-    p.add_argument("--patients", type=_positive, default=2000, help="patients (default 2000)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    add_scenario_arguments(p, patients=2000, min_patients=2)
     p.add_argument(
         "--strategy",
         action="append",
@@ -41,13 +41,6 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("convergence"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError("must be a whole number >= 2")
-    return value
 
 
 def run(args) -> int:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import add_scenario_arguments
+
 EXAMPLE = """examples:
   hemodel dsa --comparison ctdna_q12w --patients 1000 --out dsa/
   hemodel dsa scenarios/serena6_us.yaml --comparison ctdna_q12w --measure icer \\
@@ -25,7 +27,7 @@ def register(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    add_scenario_arguments(p, patients=1000, patients_help="patients per run")
     p.add_argument(
         "--comparison",
         help="strategy compared with the reference (default: the first monitoring strategy)",
@@ -38,8 +40,6 @@ def register(sub) -> None:
         help="outcome: incremental net monetary benefit at --wtp (default) or ICER",
     )
     p.add_argument("--wtp", type=float, help="willingness to pay per QALY (default: scenario's)")
-    p.add_argument("--patients", type=int, default=1000, help="patients per run (default 1000)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--out", type=Path, default=Path("dsa"), help="output folder (default dsa/)")
     p.add_argument("--top", type=int, default=15, help="parameters in the tornado (default 15)")
     p.add_argument(

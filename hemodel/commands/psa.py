@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_execution_arguments, execution
+from . import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """example:
   hemodel psa scenarios/serena6_us.yaml --samples 500 --patients 1000 --out psa/
@@ -24,10 +24,8 @@ def register(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    add_scenario_arguments(p, patients=1000, patients_help="patients per sample")
     p.add_argument("--samples", type=int, default=200, help="PSA samples (default 200)")
-    p.add_argument("--patients", type=int, default=1000, help="patients per sample (default 1000)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--out", type=Path, default=Path("psa"), help="output folder (default psa/)")
     p.add_argument("--wtp-max", type=float, help="largest WTP on the curves (currency per QALY)")
     p.add_argument(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_scenario_arguments
+
 EXAMPLE = """examples:
   hemodel report scenarios/serena6_us.yaml --out report/
   hemodel report my_scenario.yaml --psa-samples 200 --sweep --out report/
@@ -20,10 +22,8 @@ def register(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    add_scenario_arguments(p, patients=2000)
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder")
-    p.add_argument("--patients", type=int, default=2000, help="patients (default 2000)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument(
         "--psa-samples",
         type=int,

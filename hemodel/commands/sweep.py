@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_scenario_arguments
+
 EXAMPLE = """example:
   hemodel sweep scenarios/serena6_us.yaml --sweep testing_interval --patients 2000 --out sweep/
 
@@ -21,12 +23,10 @@ def register(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    add_scenario_arguments(p, patients=2000)
     p.add_argument(
         "--sweep", help="name of the sweep in the scenario's sweeps: block (default: the first)"
     )
-    p.add_argument("--patients", type=int, default=2000, help="patients (default 2000)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--out", type=Path, default=Path("sweep"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)

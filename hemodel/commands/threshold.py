@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import add_scenario_arguments
+
 EXAMPLE = """examples:
   hemodel threshold --price camizestrant --wtp 100000,150000 --out threshold/
   hemodel threshold scenarios/serena6_us.yaml --price guardant360 --patients 5000
@@ -24,7 +26,7 @@ def register(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
+    add_scenario_arguments(p, patients=2000)
     p.add_argument(
         "--price",
         help="switch therapy or assay name, or its path (e.g. assays.guardant360.cost); "
@@ -35,8 +37,6 @@ def register(sub) -> None:
     )
     p.add_argument("--min-price", type=float, default=0.0,
                    help="lowest price for the frontier intervals (default 0)")  # fmt: skip
-    p.add_argument("--patients", type=int, default=2000, help="patients (default 2000)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument(
         "--out", type=Path, default=Path("threshold"), help="output folder (default threshold/)"
     )

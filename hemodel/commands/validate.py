@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_scenario_arguments
+
 EXAMPLE = """example:
   hemodel validate scenarios/serena6_us.yaml --out validation/serena6_us
 
@@ -22,11 +24,9 @@ def register(sub) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("scenario", nargs="?", help="scenario YAML (default: SERENA-6 US payer)")
-    p.add_argument(
-        "--patients", type=int, default=20000, help="patients starting first line (default 20000)"
+    add_scenario_arguments(
+        p, patients=20000, patients_help="patients starting first line", min_patients=100
     )
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument(
         "--out", type=Path, help="output folder (default validation/<scenario file name>)"
     )
@@ -45,8 +45,6 @@ def run(args) -> int:
     from ..trial import TrialDesign
     from ..validate import format_funnel, format_targets, km_plot, validate
 
-    if args.patients < 100:
-        raise SystemExit("--patients must be at least 100")
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)
     out = args.out or Path("validation") / path.stem

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from hemodel.cli import main
 from hemodel.scenario import default_scenario_path, load_scenario
@@ -84,3 +85,20 @@ def test_invalid_file_exits_2_without_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert f"{bad}:4: assays.blood_test.sensitivity" in proc.stderr
     assert "between 0 and 1" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "value", "message"),
+    [
+        ("run", "0", "must be a whole number >= 1"),
+        ("psa", "-5", "must be a whole number >= 1"),
+        ("convergence", "1", "must be a whole number >= 2"),
+        ("validate", "99", "must be a whole number >= 100"),
+        ("dsa", "lots", "'lots' is not a whole number"),
+    ],
+)
+def test_patient_counts_are_checked_by_every_command(command, value, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "tiny", "--patients", value])
+    assert exc.value.code == 2
+    assert f"argument --patients: {message}" in capsys.readouterr().err
