@@ -180,8 +180,12 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> _Doc:
         raise _fail(*where, ("extends",), "must name another scenario file, e.g. tiny.yaml")
     parent_path = (path.parent / parent).resolve()
     if not parent_path.exists():
-        msg = f"file {parent!r} not found (looked for {parent_path}; paths are relative to "
-        raise _fail(*where, ("extends",), msg + "the folder of the file that extends)")
+        bundled = _bundled(parent)
+        if bundled is None:
+            msg = f"file {parent!r} not found (looked for {parent_path}; paths are relative to "
+            msg += "the folder of the file that extends; bundled scenarios: "
+            raise _fail(*where, ("extends",), msg + ", ".join(bundled_names()) + ")")
+        parent_path = bundled.resolve()
     if parent_path in chain + (path,):
         cycle = " -> ".join(p.name for p in chain + (path, parent_path))
         message = f"circular extends ({cycle}): a file cannot extend itself, even indirectly"
@@ -300,11 +304,23 @@ def resolve_path(path: str | Path | None) -> Path:
     if path is None:
         return default_scenario_path()
     path = Path(path)
-    if not path.exists() and path.parent == Path("."):
-        bundled = default_scenario_path().parent / path.with_suffix(".yaml").name
-        if bundled.exists():
-            return bundled
+    if not path.exists():
+        return _bundled(path) or path
     return path
+
+
+def bundled_names() -> list[str]:
+    """Names of the scenarios shipped with hemodel (``serena6_us``, ``tiny``, ...)."""
+    return sorted(p.stem for p in default_scenario_path().parent.glob("*.yaml"))
+
+
+def _bundled(name: str | Path) -> Path | None:
+    """The bundled scenario called ``name`` (``tiny`` or ``tiny.yaml``), if there is one."""
+    name = Path(name)
+    if name.parent != Path("."):
+        return None
+    bundled = default_scenario_path().parent / name.with_suffix(".yaml").name
+    return bundled if bundled.exists() else None
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:

@@ -56,6 +56,23 @@ def test_bundled_scenarios_can_be_named(tmp_path, monkeypatch):
     assert load_scenario("tiny.yaml").name == "mine"
 
 
+def test_extends_can_name_a_bundled_scenario(tmp_path):
+    """`extends: tiny.yaml` (or `tiny`) in a user's folder means the bundled file when the
+    folder has no file of that name; a local file of that name wins."""
+    variant = tmp_path / "v.yaml"
+    variant.write_text("extends: tiny\ndiscount_rates: {costs: 0.05}\n")
+    scenario = load_scenario(variant)
+    assert scenario.name == load_scenario(TINY).name
+    rates = scenario.discount_rates
+    assert rates.costs.value == 0.05 and rates.qalys.value == 0.03
+    (tmp_path / "tiny.yaml").write_text(f"extends: {TINY}\nname: local\n")
+    variant.write_text("extends: tiny.yaml\n")
+    assert load_scenario(variant).name == "local"
+    variant.write_text("extends: nothing_like_this.yaml\n")
+    with pytest.raises(ScenarioError, match="bundled scenarios: serena6_uk, serena6_us, tiny"):
+        load_scenario(variant)
+
+
 def test_icer_notes_by_quadrant():
     """NE: ratio; SW (cheaper, worse): ratio = savings per QALY forgone, with a note;
     dominated / dominant quadrants: no ratio."""
