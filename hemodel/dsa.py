@@ -317,9 +317,10 @@ def _outcome_label(measure: str, currency: str, wtp: float) -> str:
     return f"ICER ({currency} per QALY gained)"
 
 
-def short_number(x: float) -> str:
-    """``25,000``, ``12.5``, ``0.316``: thousands separators, three significant digits below 100."""
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+def short_number(x: float, digits: int = 3) -> str:
+    """``25,000``, ``12.5``, ``0.316``: thousands separators, ``digits`` significant digits
+    below 100."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.{digits}g}"
 
 
 def tornado(table: pd.DataFrame, top: int = 15, ax: Axes | None = None) -> Axes:

@@ -128,6 +128,10 @@ def run(args) -> int:
         print(shown.to_string(index=False))
     if grid is not None:
         wide = grid.pivot(index="y_value", columns="x_value", values="outcome")
+        # parameter values as themselves (4 significant digits), not rounded like the outcome
+        wide.index = wide.index.map(lambda v: dsa.short_number(v, 4))
+        wide.columns = wide.columns.map(lambda v: dsa.short_number(v, 4))
+        wide.index.name, wide.columns.name = args.two_way[1], args.two_way[0]
         print(f"\nTwo-way: {what}; rows {args.two_way[1]}, columns {args.two_way[0]}")
         with pd.option_context("display.width", 250, "display.float_format", "{:,.0f}".format):
             print(wide.to_string())

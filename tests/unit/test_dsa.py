@@ -153,11 +153,16 @@ def test_cli_writes_tables_and_plots(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(
         ["dsa", str(path), "--comparison", COMPARISON, "--patients", "40", "--out", str(out),
-         "--two-way", "switch_therapies.new_drug.cost", "costs.imaging", "--steps", "2",
-         "--quiet"]
+         "--two-way", "switch_therapies.new_drug.cost", "assays.blood_test.sensitivity",
+         "--steps", "2", "--quiet"]
     )  # fmt: skip
     text = capsys.readouterr().out
     assert code == 0 and "Swing (USD)" in text and "INMB at USD 100,000/QALY" in text
+    # the two-way table's row labels are the sensitivities themselves, not rounded to 0 or 1
+    low, high = pd.read_csv(out / "dsa_two_way.csv")["y_value"].agg(["min", "max"])
+    rows = text.split("Two-way:")[1].splitlines()
+    assert any(r.split()[:1] == [f"{low:.4g}"] for r in rows), rows
+    assert any(r.split()[:1] == [f"{high:.4g}"] for r in rows), rows
     for name in ("dsa.csv", "tornado.png", "dsa_two_way.csv", "two_way.png"):
         assert (out / name).exists()
     assert len(pd.read_csv(out / "dsa.csv")) == len(RANGES)
