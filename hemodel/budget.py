@@ -145,8 +145,11 @@ def run_budget_impact(
     patients: int = 2000,
     seed: int = 1,
     progress: bool | None = False,
+    **execution,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate and compute the budget impact. Returns ``(impact table, per-patient costs)``.
+
+    ``execution``: ``workers``, ``backend``, ``scheduler``, ``checkpoint`` for :func:`simulate`.
 
     Only the reference and ``strategies`` (default: all) are simulated, on the same patients.
     """
@@ -169,7 +172,9 @@ def run_budget_impact(
         data["strategies"] = {s: data["strategies"][s] for s in keep}
         data.pop("sweeps", None)  # strategy grids for `hemodel sweep` may name dropped ones
         scenario = scenario_from_dict(data, name=scenario.name)
-    r = simulate(scenario, patients=patients, seed=seed, budget_years=years, progress=progress)
+    r = simulate(
+        scenario, patients=patients, seed=seed, budget_years=years, progress=progress, **execution
+    )
     costs = per_patient_costs(r.patients, years)
     table = budget_impact(
         costs, scenario.reference, incident, uptake, years, strategies, scenario.currency

@@ -128,32 +128,26 @@ def increments(
     return float(d["cost_total"]), float(d["qalys"])
 
 
-def _task(job: tuple) -> tuple[float, float]:
+def _task(_shared, job: tuple) -> tuple[float, float]:
     return increments(*job)
 
 
-def _run_all(jobs: list[tuple], workers: int, progress: bool | None, desc: str) -> list:
-    """``increments`` for each job, in order; ``workers`` > 1 uses local processes."""
+def _run_all(jobs: list[tuple], progress: bool | None, desc: str, execution: dict) -> list:
+    """``increments`` for each job, in order, on the back-end that ``execution`` names
+    (``workers``, ``backend``, ``scheduler``: see :class:`hemodel.parallel.Executor`)."""
     import sys
 
     from tqdm.auto import tqdm
 
-    show = progress if progress is not None else sys.stderr.isatty()
-    with tqdm(total=len(jobs), desc=desc, unit="run", disable=not show, leave=False) as bar:
-        if workers <= 1 or len(jobs) <= 1:
-            out = []
-            for job in jobs:
-                out.append(_task(job))
-                bar.update()
-            return out
-        from concurrent.futures import ProcessPoolExecutor
+    from .parallel import Executor
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            out = []
-            for r in pool.map(_task, jobs):
-                out.append(r)
-                bar.update()
-            return out
+    show = progress if progress is not None else sys.stderr.isatty()
+    work = sum(patients * len(small.strategies) for small, _, patients, _ in jobs)
+    with (
+        tqdm(total=len(jobs), desc=desc, unit="run", disable=not show, leave=False) as bar,
+        Executor(**execution, work=work) as executor,
+    ):
+        return executor.map(_task, jobs, on_result=lambda i, r: bar.update())
 
 
 def outcome(inc_cost: float, inc_qaly: float, measure: str, wtp: float) -> float:
@@ -198,8 +192,8 @@ def one_way(
     ranges: dict[str, tuple[float, float]] | None = None,
     only: Sequence[str] | None = None,
     skip_unused: bool = True,
-    workers: int = 1,
     progress: bool | None = False,
+    **execution,
 ) -> pd.DataFrame:
     """One-way DSA of ``comparison`` vs the reference over every parameter with a range.
 
@@ -210,6 +204,7 @@ def one_way(
     (largest first), with the parameter's ``unit``, ``base_value``, ``low``, ``high``, the
     incremental cost and QALYs and the ``outcome`` at each end, the ``base`` outcome and the
     analysis settings (measure, comparison, reference, wtp, currency, patients, seed).
+    ``execution``: ``workers``, ``backend``, ``scheduler`` (default: in-process).
     """
     wtp = _check(scenario, measure, wtp)
     small = reduced_scenario(scenario, comparison, reference)
@@ -225,7 +220,7 @@ def one_way(
     for p, (lo, hi, _) in ranged.items():
         if run[p]:
             jobs += [(small, {p: lo}, patients, seed), (small, {p: hi}, patients, seed)]
-    done = iter(_run_all(jobs, workers, progress, "one-way DSA"))
+    done = iter(_run_all(jobs, progress, "one-way DSA", execution))
     base_c, base_q = next(done)
     base = outcome(base_c, base_q, measure, wtp)
     rows = []
@@ -272,8 +267,8 @@ def two_way(
     patients: int = 1000,
     seed: int = 1,
     ranges: dict[str, tuple[float, float]] | None = None,
-    workers: int = 1,
     progress: bool | None = False,
+    **execution,
 ) -> pd.DataFrame:
     """Two-way DSA: ``steps`` × ``steps`` values of parameters ``x`` and ``y`` spread evenly
     over their ranges. Returns one row per grid cell: ``x_parameter, x_value, y_parameter,
@@ -292,7 +287,7 @@ def two_way(
     ys = np.linspace(ranged[y][0], ranged[y][1], steps)
     cells = [(float(a), float(b)) for b in ys for a in xs]
     jobs = [(small, {x: a, y: b}, patients, seed) for a, b in cells]
-    results = _run_all(jobs, workers, progress, "two-way DSA")
+    results = _run_all(jobs, progress, "two-way DSA", execution)
     rows = [
         dict(
             x_parameter=x,

@@ -99,8 +99,11 @@ def build(
     psa_patients: int = 500,
     sweep: bool = False,
     progress: bool | None = None,
+    **execution,
 ) -> tuple[Path, Path]:
-    """Run what the report needs and write ``report.html`` and ``report.xlsx`` into ``out``."""
+    """Run what the report needs and write ``report.html`` and ``report.xlsx`` into ``out``.
+
+    ``execution``: ``workers``, ``backend``, ``scheduler`` for every simulation and the PSA."""
     from .simulation import simulate
 
     out = Path(out)
@@ -111,7 +114,7 @@ def build(
 
     inputs = inputs_table(scenario, path)
     strategies = strategies_table(scenario)
-    results = simulate(scenario, patients=patients, seed=seed, progress=progress)
+    results = simulate(scenario, patients=patients, seed=seed, progress=progress, **execution)
     summary, incremental = results.summary(), results.incremental()
     frontier = cea.incremental_analysis(results.ce_table()[["strategy", "cost", "qaly"]])
     sheets.update(
@@ -138,9 +141,11 @@ def build(
     )
 
     if psa_samples:
-        sections.append(_psa_section(scenario, psa_samples, psa_patients, seed, out, sheets))
+        sections.append(
+            _psa_section(scenario, psa_samples, psa_patients, seed, out, sheets, execution)
+        )
     if sweep and scenario.sweeps:
-        sections.append(_sweep_section(scenario, patients, seed, sheets, progress))
+        sections.append(_sweep_section(scenario, patients, seed, sheets, progress, execution))
 
     manifest = pd.DataFrame([
         ("scenario", scenario.name), ("scenario file", str(path)),
@@ -206,10 +211,10 @@ def _frontier_display(frontier: pd.DataFrame, cur: str) -> pd.DataFrame:
     )
 
 
-def _psa_section(scenario, samples, patients, seed, out, sheets) -> str:
+def _psa_section(scenario, samples, patients, seed, out, sheets, execution) -> str:
     from .psa_report import psa_outputs
 
-    t = psa_outputs(scenario, samples, patients, seed, out / "psa", progress=False)
+    t = psa_outputs(scenario, samples, patients, seed, out / "psa", progress=False, **execution)
     sheets.update(
         psa_samples=t["samples"],
         psa_parameters=t["parameters"],
@@ -226,13 +231,15 @@ def _psa_section(scenario, samples, patients, seed, out, sheets) -> str:
     )
 
 
-def _sweep_section(scenario, patients, seed, sheets, progress) -> str:
+def _sweep_section(scenario, patients, seed, sheets, progress, execution) -> str:
     from .simulation import simulate
     from .sweep import analyse, expand, plot
 
     name = next(iter(scenario.sweeps))
     expanded, grid = expand(scenario, name)
-    res = simulate(expanded, patients=patients, seed=seed, progress=progress).ce_table()
+    res = simulate(
+        expanded, patients=patients, seed=seed, progress=progress, **execution
+    ).ce_table()
     wtps = [w.value for w in scenario.willingness_to_pay]
     table = grid.merge(res[["strategy", "cost", "qaly"]], on="strategy")
     result = analyse(res, grid, wtps)

@@ -68,32 +68,37 @@ def price_unit(scenario: Scenario, path: str) -> str:
     return f"{scenario.currency} per {per}" if per else f"{scenario.currency} per test"
 
 
-def _means(scenario: Scenario, patients: int, seed: int) -> pd.DataFrame:
+def _means(scenario: Scenario, patients: int, seed: int, **execution) -> pd.DataFrame:
     from .simulation import simulate
 
-    r = simulate(scenario, patients=patients, seed=seed)
+    r = simulate(scenario, patients=patients, seed=seed, **execution)
     g = r.patients.groupby("strategy", observed=True, sort=False)[["cost_total", "qalys"]]
     return g.mean().loc[list(scenario.strategies)]
 
 
-def cost_at_price(scenario: Scenario, path: str, price: float, patients: int, seed: int):
-    """Mean discounted cost and QALYs per strategy with the price set to ``price``."""
-    return _means(with_values(scenario, {path: price}), patients, seed)
+def cost_at_price(
+    scenario: Scenario, path: str, price: float, patients: int, seed: int, **execution
+) -> pd.DataFrame:
+    """Mean discounted cost and QALYs per strategy with the price set to ``price``.
+
+    ``execution``: ``progress``, ``workers``, ``backend``, ``scheduler`` for :func:`simulate`."""
+    return _means(with_values(scenario, {path: price}), patients, seed, **execution)
 
 
 def price_lines(
-    scenario: Scenario, item: str, *, patients: int = 2000, seed: int = 1
+    scenario: Scenario, item: str, *, patients: int = 2000, seed: int = 1, **execution
 ) -> pd.DataFrame:
     """Per strategy, the exact line ``cost(p) = cost_at_zero + cost_per_price_unit · p``.
 
     Returns ``strategy, qaly, cost_at_zero, cost_per_price_unit, cost_at_base, base_price,
     price_parameter, price_unit, currency, patients, seed`` (discounted, per patient).
+    ``execution`` (``progress``, ``workers``, ``backend``, ``scheduler``) goes to both runs.
     """
     path = price_parameter(scenario, item)
     base = parameters(scenario)[path].value
     probe = base if base > 0 else 1.0
-    at0 = cost_at_price(scenario, path, 0.0, patients, seed)
-    at1 = cost_at_price(scenario, path, probe, patients, seed)
+    at0 = cost_at_price(scenario, path, 0.0, patients, seed, **execution)
+    at1 = cost_at_price(scenario, path, probe, patients, seed, **execution)
     if not np.array_equal(at0["qalys"].to_numpy(), at1["qalys"].to_numpy()):
         raise RuntimeError(f"QALYs changed with {path}: the price is not a pure cost")
     slope = (at1["cost_total"] - at0["cost_total"]) / probe

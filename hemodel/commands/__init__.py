@@ -47,8 +47,9 @@ def add_scenario_arguments(
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
 
 
-def add_execution_arguments(parser) -> None:
-    """``--workers``, ``--backend``, ``--scheduler`` and ``--resume`` (see docs/cluster.md).
+def add_execution_arguments(parser, resume: bool = True) -> None:
+    """``--workers``, ``--backend``, ``--scheduler`` and (for commands that run one
+    simulation or one PSA) ``--resume`` (see docs/cluster.md).
 
     Results are identical whichever back-end runs them; ``--resume`` keeps finished chunks in
     a folder so an interrupted run continues where it stopped."""
@@ -69,6 +70,8 @@ def add_execution_arguments(parser) -> None:
         metavar="tcp://HOST:PORT",
         help="a running Dask scheduler to send the work to (implies dask)",
     )
+    if not resume:
+        return
     group.add_argument(
         "--resume",
         type=Path,
@@ -80,9 +83,7 @@ def add_execution_arguments(parser) -> None:
 
 def execution(args) -> dict:
     """The keyword arguments of simulate()/run_psa() for the execution flags."""
-    return {
-        "workers": args.workers,
-        "backend": args.backend,
-        "scheduler": args.scheduler,
-        "checkpoint": args.resume,
-    }
+    options = {"workers": args.workers, "backend": args.backend, "scheduler": args.scheduler}
+    if getattr(args, "resume", None) is not None:
+        options["checkpoint"] = args.resume
+    return options

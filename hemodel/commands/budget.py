@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_scenario_arguments
+from . import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """examples:
   hemodel budget --incident 5000 --uptake 0.2,0.4,0.6,0.8,0.9 --years 5 --out budget/
@@ -46,6 +46,7 @@ def register(sub) -> None:
         "--out", type=Path, default=Path("budget"), help="output folder (default budget/)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_execution_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -78,6 +79,7 @@ def run(args) -> int:
             patients=args.patients,
             seed=args.seed,
             progress=False if args.quiet else None,
+            **execution(args),
         )
     except ValueError as exc:
         print(f"hemodel budget: {exc}", file=sys.stderr)

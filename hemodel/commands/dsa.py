@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_scenario_arguments
+from . import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """examples:
   hemodel dsa --comparison ctdna_q12w --patients 1000 --out dsa/
@@ -49,8 +49,8 @@ def register(sub) -> None:
         help="also a two-way analysis of these two parameter paths",
     )
     p.add_argument("--steps", type=int, default=5, help="grid points per two-way axis (default 5)")
-    p.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
 
 
@@ -80,8 +80,8 @@ def run(args) -> int:
         wtp=args.wtp,
         patients=args.patients,
         seed=args.seed,
-        workers=args.workers,
         progress=progress,
+        **execution(args),
     )
     try:
         table = dsa.one_way(scenario, comparison, **common)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_scenario_arguments
+from . import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """examples:
   hemodel report scenarios/serena6_us.yaml --out report/
@@ -33,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("--psa-patients", type=int, default=500, help="patients per PSA sample")
     p.add_argument("--sweep", action="store_true", help="add the scenario's first sweep")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
 
 
@@ -52,6 +53,7 @@ def run(args) -> int:
         args.psa_patients,
         args.sweep,
         progress=False if args.quiet else None,
+        **execution(args),
     )
     print(f"Wrote {html_path} and {xlsx_path}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_scenario_arguments
+from . import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """example:
   hemodel sweep scenarios/serena6_us.yaml --sweep testing_interval --patients 2000 --out sweep/
@@ -29,6 +29,7 @@ def register(sub) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("sweep"), help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_execution_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -49,7 +50,11 @@ def run(args) -> int:
     name = args.sweep or next(iter(scenario.sweeps))
     expanded, grid = expand(scenario, name)
     results = simulate(
-        expanded, patients=args.patients, seed=args.seed, progress=False if args.quiet else None
+        expanded,
+        patients=args.patients,
+        seed=args.seed,
+        progress=False if args.quiet else None,
+        **execution(args),
     )
     full = results.summary()
     summary = results.ce_table(full).merge(full[["strategy", "tests"]])

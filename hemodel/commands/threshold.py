@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_scenario_arguments
+from . import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """examples:
   hemodel threshold --price camizestrant --wtp 100000,150000 --out threshold/
@@ -40,6 +40,8 @@ def register(sub) -> None:
     p.add_argument(
         "--out", type=Path, default=Path("threshold"), help="output folder (default threshold/)"
     )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
 
 
@@ -59,7 +61,14 @@ def run(args) -> int:
             else [w.value for w in scenario.willingness_to_pay]
         )
         item = args.price or th.default_price_item(scenario)
-        lines = th.price_lines(scenario, item, patients=args.patients, seed=args.seed)
+        lines = th.price_lines(
+            scenario,
+            item,
+            patients=args.patients,
+            seed=args.seed,
+            progress=False if args.quiet else None,
+            **execution(args),
+        )
     except ValueError as exc:
         print(f"hemodel threshold: {exc}", file=sys.stderr)
         return 2

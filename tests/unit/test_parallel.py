@@ -389,3 +389,26 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(capsys):
     psa.run_psa(SCENARIO, 2, 10, SEED, progress=True)
     err = capsys.readouterr().err
     assert "PSA: 100%" in err and "20/20" in err and "2/2 samples" in err
+
+
+@pytest.mark.parametrize(
+    ("command", "table", "options"),
+    [
+        ("sweep", "sweep.csv", ["--patients", "60"]),
+        ("threshold", "price_lines.csv", ["--patients", "60"]),
+        ("budget", "budget_totals.csv", ["--patients", "60"]),
+        ("dsa", "dsa.csv", ["--patients", "20", "--comparison", "ddpcr_q8w"]),
+    ],
+)
+def test_every_analysis_command_gives_the_same_table_on_two_processes(
+    command, table, options, tmp_path
+):
+    """sweep, threshold, budget and dsa accept --workers/--backend and write the same bytes."""
+    from hemodel.cli import main
+
+    written = []
+    for name, extra in (("serial", ["--workers", "1"]), ("pool", ["--workers", "2"])):
+        out = tmp_path / name
+        assert main([command, *options, *extra, "--quiet", "--out", str(out)]) == 0
+        written.append((out / table).read_bytes())
+    assert written[0] == written[1] and len(written[0]) > 100
