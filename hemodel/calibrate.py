@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .parallel import Executor
 from .scenario import parameters, with_values
 from .schema import Scenario
 from .trial import TrialDesign
@@ -157,13 +158,15 @@ def calibrate(
     tolerance: float = 1e-3,
     wall: float = 5.0,
     progress=None,
+    **execution,
 ) -> Fit:
     """Fit the ``free`` parameters (dotted paths, see :func:`hemodel.scenario.parameters`) to
     the scenario's targets; ``start`` overrides starting values (default: the scenario's).
 
     Returns the fitted scenario (values rounded to 4 significant digits) and its fit per
     target, evaluated on the same patients. ``progress(values, objective)`` is called after
-    each evaluation.
+    each evaluation. ``execution``: ``workers``, ``backend``, ``scheduler`` for every
+    evaluation (default: in-process); the fit does not depend on them.
     """
     design = design or TrialDesign()
     if not scenario.targets:
@@ -177,71 +180,75 @@ def calibrate(
     scales = [_scale(known[p]) for p in free]
     start = {p: float((start or {}).get(p, known[p].value)) for p in free}
     names = list(scenario.targets)
-    history: list[tuple[dict[str, float], float]] = []
-    cache: dict[tuple[float, ...], np.ndarray] = {}
-    z0 = np.array([_to_free(start[p], s) for p, s in zip(free, scales, strict=True)])
-    best: list = [math.inf, z0]
-
-    def values_at(z) -> dict[str, float]:
-        return {p: _from_free(float(v), s) for p, v, s in zip(free, z, scales, strict=True)}
-
-    def residuals(x) -> np.ndarray:
-        # x = 1 + (z - z0): the optimiser's relative finite-difference step ``diff_step``
-        # is then an absolute step on the free scale (about diff_step × 100 % for log scales).
-        z = z0 + np.asarray(x, dtype=float) - 1.0
-        key = tuple(np.round(z, 12))
-        if key not in cache:
-            if len(history) >= max_evaluations:
-                raise _Budget
-            vals = values_at(z)
-            try:
-                s = with_values(scenario, vals)
-                ms, _ = measure(s, names, patients, seed, design, robust=False)
-                cache[key] = residuals_of(scenario, ms, wall)
-            except ValueError:  # outside the parameter's allowed range
-                cache[key] = np.full(2 * len(names), _MISSING)
-            objective = float(np.sum(cache[key] ** 2))
-            history.append((vals, objective))
-            if objective < best[0]:
-                best[:] = [objective, z]
-            if progress is not None:
-                progress(vals, objective)
-        return cache[key]
-
-    from scipy.optimize import least_squares
-
+    executor = Executor(**execution, work=3 * patients)
     try:
-        sol = least_squares(
-            residuals,
-            np.ones(len(free)),
-            method="trf",
-            diff_step=diff_step,
-            xtol=tolerance,
-            ftol=tolerance,
-            gtol=tolerance,
+        history: list[tuple[dict[str, float], float]] = []
+        cache: dict[tuple[float, ...], np.ndarray] = {}
+        z0 = np.array([_to_free(start[p], s) for p, s in zip(free, scales, strict=True)])
+        best: list = [math.inf, z0]
+
+        def values_at(z) -> dict[str, float]:
+            return {p: _from_free(float(v), s) for p, v, s in zip(free, z, scales, strict=True)}
+
+        def residuals(x) -> np.ndarray:
+            # x = 1 + (z - z0): the optimiser's relative finite-difference step ``diff_step``
+            # is then an absolute step on the free scale (about diff_step × 100 % for log scales).
+            z = z0 + np.asarray(x, dtype=float) - 1.0
+            key = tuple(np.round(z, 12))
+            if key not in cache:
+                if len(history) >= max_evaluations:
+                    raise _Budget
+                vals = values_at(z)
+                try:
+                    s = with_values(scenario, vals)
+                    ms, _ = measure(s, names, patients, seed, design, False, executor)
+                    cache[key] = residuals_of(scenario, ms, wall)
+                except ValueError:  # outside the parameter's allowed range
+                    cache[key] = np.full(2 * len(names), _MISSING)
+                objective = float(np.sum(cache[key] ** 2))
+                history.append((vals, objective))
+                if objective < best[0]:
+                    best[:] = [objective, z]
+                if progress is not None:
+                    progress(vals, objective)
+            return cache[key]
+
+        from scipy.optimize import least_squares
+
+        try:
+            sol = least_squares(
+                residuals,
+                np.ones(len(free)),
+                method="trf",
+                diff_step=diff_step,
+                xtol=tolerance,
+                ftol=tolerance,
+                gtol=tolerance,
+            )
+            message = str(sol.message)
+        except _Budget:
+            message = f"stopped after {max_evaluations} evaluations"
+        # The best point evaluated (on a staircase objective the last step need not be best).
+        fitted = {p: float(f"{v:.4g}") for p, v in values_at(best[1]).items()}
+        result = with_values(scenario, fitted)
+        ms, _ = measure(result, names, patients, seed, design, False, executor)
+        table = fit_table(result, ms)
+        return Fit(
+            scenario=result,
+            free=list(free),
+            start=start,
+            values=fitted,
+            objective=float(np.sum(residuals_of(result, ms, wall) ** 2)),
+            table=table,
+            evaluations=len(history),
+            seed=seed,
+            patients=patients,
+            design=design,
+            message=message,
+            history=history,
         )
-        message = str(sol.message)
-    except _Budget:
-        message = f"stopped after {max_evaluations} evaluations"
-    # The best point evaluated (on a staircase objective the last step need not be best).
-    fitted = {p: float(f"{v:.4g}") for p, v in values_at(best[1]).items()}
-    result = with_values(scenario, fitted)
-    ms, _ = measure(result, names, patients, seed, design, robust=False)
-    table = fit_table(result, ms)
-    return Fit(
-        scenario=result,
-        free=list(free),
-        start=start,
-        values=fitted,
-        objective=float(np.sum(residuals_of(result, ms, wall) ** 2)),
-        table=table,
-        evaluations=len(history),
-        seed=seed,
-        patients=patients,
-        design=design,
-        message=message,
-        history=history,
-    )
+    finally:
+        executor.close()
 
 
 # --------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,12 @@ from .model import build_inputs
 from .scenario import scenario_from_dict
 from .schema import Scenario
 from .units import DAYS_PER_MONTH
+
+if TYPE_CHECKING:
+    from .parallel import Executor
+
+#: Patients per task when an arm of the trial runs on several workers.
+CHUNK = 2000
 
 ARMS = ("switch", "continue")
 _PLACEBO = "trial_placebo"
@@ -155,27 +162,54 @@ def _subset(c: Cohort, mask: np.ndarray) -> Cohort:
     return Cohort(**{f: getattr(c, f)[mask] for f in Cohort.__dataclass_fields__})
 
 
+def _arm_chunk(shared: tuple[Scenario, str, int], ids: np.ndarray) -> pd.DataFrame:
+    """One arm (``continue``/``switch``) for patients ``ids`` of the trial scenario."""
+    trial, arm, seed = shared
+    inputs = build_inputs(trial)
+    plan = next(p for p in inputs.strategies if p.name == arm)
+    return run_strategy(inputs, plan, draw_cohort(inputs, ids, seed), seed)
+
+
+def _run_arm(
+    trial: Scenario, arm: str, cohort: Cohort, seed: int, executor: Executor | None
+) -> pd.DataFrame:
+    """``run_strategy`` for one arm, in chunks on ``executor`` when it has several workers
+    and the lab is unlimited (patients are then independent and keyed by id, so the rows are
+    the same bits as in one run)."""
+    inputs = build_inputs(trial)
+    serial = executor is None or executor.backend == "serial"
+    if serial or inputs.lab_capacity is not None or len(cohort.ids) <= CHUNK:
+        plan = next(p for p in inputs.strategies if p.name == arm)
+        return run_strategy(inputs, plan, cohort, seed)
+    chunks = [cohort.ids[a : a + CHUNK] for a in range(0, len(cohort.ids), CHUNK)]
+    return pd.concat(executor.map(_arm_chunk, chunks, (trial, arm, seed)), ignore_index=True)
+
+
 def run_trial(
-    scenario: Scenario, patients: int = 20000, seed: int = 1, design: TrialDesign | None = None
+    scenario: Scenario,
+    patients: int = 20000,
+    seed: int = 1,
+    design: TrialDesign | None = None,
+    executor: Executor | None = None,
 ) -> TrialRun:
     """Emulate the trial on ``patients`` patients starting first-line therapy.
 
     Returns every patient of the surveillance cohort: ``arm`` is ``switch``/``continue``
     for randomised patients (two rows each) and ``not_randomised`` otherwise (one row).
     Times are in months: randomisation from first-line start, PFS/PFS2/OS from
-    randomisation (censored at the time horizon).
+    randomisation (censored at the time horizon). ``executor``: where to run the arms
+    (default: this process; the result is the same).
     """
     design = design or TrialDesign()
     trial = trial_scenario(scenario, design)
     inputs = build_inputs(trial)
-    plans = {p.name: p for p in inputs.strategies}
     cohort = draw_cohort(inputs, np.arange(patients), seed)
-    cont = run_strategy(inputs, plans["continue"], cohort, seed)
+    cont = _run_arm(trial, "continue", cohort, seed, executor)
     randomised = cont["switched"].to_numpy(bool)
     if inputs.lab_capacity is None:  # patients are independent: simulate the randomised only
-        sw = run_strategy(inputs, plans["switch"], _subset(cohort, randomised), seed)
+        sw = _run_arm(trial, "switch", _subset(cohort, randomised), seed, executor)
     else:  # a shared lab couples patients: simulate everyone
-        sw = run_strategy(inputs, plans["switch"], cohort, seed)[randomised]
+        sw = _run_arm(trial, "switch", cohort, seed, executor)[randomised]
     sw = sw.reset_index(drop=True)
     if not np.allclose(sw["switch_days"], cont.loc[randomised, "switch_days"], rtol=0, atol=1e-9):
         raise RuntimeError("arms disagree before randomisation: common random numbers broken")

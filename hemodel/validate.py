@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .parallel import Executor
 from .trial import ARMS, TrialDesign, TrialRun
 
 TRIAL = "serena6"
@@ -217,7 +218,7 @@ def _days_per_month() -> float:
     return DAYS_PER_MONTH
 
 
-def strategy_outcomes(scenario, strategies: Iterable[str], patients: int, seed: int):
+def strategy_outcomes(scenario, strategies: Iterable[str], patients: int, seed: int, executor=None):
     """Per-patient outcomes of the named strategies only (same patients as the trial)."""
     from .scenario import scenario_from_dict
     from .simulation import simulate
@@ -229,15 +230,17 @@ def strategy_outcomes(scenario, strategies: Iterable[str], patients: int, seed: 
     data["targets"] = {}
     data.pop("sweeps", None)
     sub = scenario_from_dict(data, name=scenario.name)
-    return simulate(sub, patients=patients, seed=seed).patients
+    return simulate(sub, patients=patients, seed=seed, executor=executor).patients
 
 
-def measure_strategies(scenario, strategies: Iterable[str], patients: int, seed: int):
+def measure_strategies(
+    scenario, strategies: Iterable[str], patients: int, seed: int, executor=None
+):
     """``<strategy>.pfs_median_months`` and ``.os_median_months`` for the named strategies."""
     strategies = list(dict.fromkeys(strategies))
     if not strategies:
         return {}
-    table = strategy_outcomes(scenario, strategies, patients, seed)
+    table = strategy_outcomes(scenario, strategies, patients, seed, executor)
     horizon = scenario.time_horizon.days()
     month = _days_per_month()
     out: dict[str, Measure] = {}
@@ -263,8 +266,10 @@ def measure(
     seed: int,
     design: TrialDesign | None = None,
     robust: bool = True,
+    executor=None,
 ) -> tuple[dict[str, Measure], TrialRun | None]:
-    """The named quantities (running only what they need) and the trial run, if any."""
+    """The named quantities (running only what they need) and the trial run, if any.
+    ``executor`` (a :class:`hemodel.parallel.Executor`): where to simulate."""
     from .trial import run_trial
 
     names = list(names)
@@ -275,10 +280,10 @@ def measure(
     out: dict[str, Measure] = {}
     run = None
     if any(n.startswith(TRIAL + ".") for n in names):
-        run = run_trial(scenario, patients, seed, design)
+        run = run_trial(scenario, patients, seed, design, executor)
         out.update(measure_trial(run, robust=robust))
     strategies = [n.rsplit(".", 1)[0] for n in names if not n.startswith(TRIAL + ".")]
-    out.update(measure_strategies(scenario, strategies, patients, seed))
+    out.update(measure_strategies(scenario, strategies, patients, seed, executor))
     return {n: out[n] for n in names}, run
 
 
@@ -345,12 +350,20 @@ class Validation:
 
 
 def validate(
-    scenario, patients: int = 20000, seed: int = 1, design: TrialDesign | None = None
+    scenario,
+    patients: int = 20000,
+    seed: int = 1,
+    design: TrialDesign | None = None,
+    **execution,
 ) -> Validation:
-    """Run the virtual trial (always) and the strategies named in targets; check targets."""
+    """Run the virtual trial (always) and the strategies named in targets; check targets.
+
+    ``execution``: ``workers``, ``backend``, ``scheduler`` (default: in-process); the result
+    does not depend on them."""
     names = list(TRIAL_QUANTITIES)
     names += [n for n in scenario.targets if not n.startswith(TRIAL + ".")]
-    measures, run = measure(scenario, names, patients, seed, design)
+    with Executor(**execution, work=3 * patients) as executor:
+        measures, run = measure(scenario, names, patients, seed, design, executor=executor)
     return Validation(
         scenario.name, target_table(scenario, measures), measures, run, patients, seed
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_scenario_arguments
+from . import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """example:
   hemodel calibrate scenarios/serena6_us.yaml --out scenarios/serena6_us_calibrated.yaml \\
@@ -40,6 +40,7 @@ def register(sub) -> None:
     )
     p.add_argument("--out", type=Path, help="calibrated scenario (default <name>_calibrated.yaml)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
 
 
@@ -84,6 +85,7 @@ def run(args) -> int:
                 start=start,
                 max_evaluations=args.max_evaluations,
                 progress=progress,
+                **execution(args),
             )
         except (KeyError, ValueError) as exc:
             print(f"hemodel calibrate: {exc}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_scenario_arguments
+from . import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """example:
   hemodel validate scenarios/serena6_us.yaml --out validation/serena6_us
@@ -33,6 +33,7 @@ def register(sub) -> None:
     p.add_argument(
         "--every-weeks", type=float, default=8.0, help="trial ctDNA + imaging interval (default 8)"
     )
+    add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
 
 
@@ -51,7 +52,9 @@ def run(args) -> int:
     design = TrialDesign(every_weeks=args.every_weeks)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lifelines' convergence chatter; results are checked
-        v = validate(scenario, patients=args.patients, seed=args.seed, design=design)
+        v = validate(
+            scenario, patients=args.patients, seed=args.seed, design=design, **execution(args)
+        )
         out.mkdir(parents=True, exist_ok=True)
         km_plot(v, out / "trial_km.png", scenario)
     print(f"{scenario.name} — virtual {design.title}, {args.patients:,} patients, seed {args.seed}")

@@ -412,3 +412,31 @@ def test_every_analysis_command_gives_the_same_table_on_two_processes(
         assert main([command, *options, *extra, "--quiet", "--out", str(out)]) == 0
         written.append((out / table).read_bytes())
     assert written[0] == written[1] and len(written[0]) > 100
+
+
+def test_validation_and_calibration_are_the_same_on_two_processes(monkeypatch):
+    """The virtual trial's arms (in chunks of 500 patients here) and the strategies behind
+    the targets run on worker processes with the same bits as in this process, so the
+    target table, the per-patient trial table and a calibration's path are identical."""
+    import warnings
+
+    from hemodel import trial
+    from hemodel.calibrate import calibrate
+    from hemodel.scenario import load_scenario
+    from hemodel.validate import validate
+
+    monkeypatch.setattr(trial, "CHUNK", 500)
+    scenario = load_scenario("serena6_us")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifelines' convergence chatter
+        one = validate(scenario, patients=3000, seed=2, workers=1)
+        two = validate(scenario, patients=3000, seed=2, workers=2)
+        free = ["natural_history.esr1_progression.median"]
+        fits = [
+            calibrate(scenario, free, patients=1500, seed=2, max_evaluations=3, workers=w)
+            for w in (1, 2)
+        ]
+    assert one.trial.randomised["patient"].nunique() > 500  # the switch arm ran in chunks
+    pd.testing.assert_frame_equal(one.trial.table, two.trial.table, check_exact=True)
+    pd.testing.assert_frame_equal(one.table, two.table, check_exact=True)
+    assert fits[0].history == fits[1].history and fits[0].values == fits[1].values
