@@ -33,7 +33,7 @@ import pandas as pd
 from . import random as rnd
 from .cohort import Cohort, draw_cohort
 from .engine import run_strategy
-from .model import build_inputs
+from .model import ModelInputs, StrategyPlan, build_inputs
 from .scenario import scenario_from_dict
 from .schema import Scenario
 from .units import DAYS_PER_MONTH
@@ -162,27 +162,23 @@ def _subset(c: Cohort, mask: np.ndarray) -> Cohort:
     return Cohort(**{f: getattr(c, f)[mask] for f in Cohort.__dataclass_fields__})
 
 
-def _arm_chunk(shared: tuple[Scenario, str, int], ids: np.ndarray) -> pd.DataFrame:
-    """One arm (``continue``/``switch``) for patients ``ids`` of the trial scenario."""
-    trial, arm, seed = shared
-    inputs = build_inputs(trial)
-    plan = next(p for p in inputs.strategies if p.name == arm)
+def _arm_chunk(shared: tuple[ModelInputs, StrategyPlan, int], ids: np.ndarray) -> pd.DataFrame:
+    """One arm for patients ``ids`` (their natural history is keyed by id)."""
+    inputs, plan, seed = shared
     return run_strategy(inputs, plan, draw_cohort(inputs, ids, seed), seed)
 
 
 def _run_arm(
-    trial: Scenario, arm: str, cohort: Cohort, seed: int, executor: Executor | None
+    inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort, seed: int, executor: Executor | None
 ) -> pd.DataFrame:
     """``run_strategy`` for one arm, in chunks on ``executor`` when it has several workers
     and the lab is unlimited (patients are then independent and keyed by id, so the rows are
     the same bits as in one run)."""
-    inputs = build_inputs(trial)
     serial = executor is None or executor.backend == "serial"
     if serial or inputs.lab_capacity is not None or len(cohort.ids) <= CHUNK:
-        plan = next(p for p in inputs.strategies if p.name == arm)
         return run_strategy(inputs, plan, cohort, seed)
     chunks = [cohort.ids[a : a + CHUNK] for a in range(0, len(cohort.ids), CHUNK)]
-    return pd.concat(executor.map(_arm_chunk, chunks, (trial, arm, seed)), ignore_index=True)
+    return pd.concat(executor.map(_arm_chunk, chunks, (inputs, plan, seed)), ignore_index=True)
 
 
 def run_trial(
@@ -203,13 +199,14 @@ def run_trial(
     design = design or TrialDesign()
     trial = trial_scenario(scenario, design)
     inputs = build_inputs(trial)
+    plans = {p.name: p for p in inputs.strategies}
     cohort = draw_cohort(inputs, np.arange(patients), seed)
-    cont = _run_arm(trial, "continue", cohort, seed, executor)
+    cont = _run_arm(inputs, plans["continue"], cohort, seed, executor)
     randomised = cont["switched"].to_numpy(bool)
     if inputs.lab_capacity is None:  # patients are independent: simulate the randomised only
-        sw = _run_arm(trial, "switch", _subset(cohort, randomised), seed, executor)
+        sw = _run_arm(inputs, plans["switch"], _subset(cohort, randomised), seed, executor)
     else:  # a shared lab couples patients: simulate everyone
-        sw = _run_arm(trial, "switch", cohort, seed, executor)[randomised]
+        sw = _run_arm(inputs, plans["switch"], cohort, seed, executor)[randomised]
     sw = sw.reset_index(drop=True)
     if not np.allclose(sw["switch_days"], cont.loc[randomised, "switch_days"], rtol=0, atol=1e-9):
         raise RuntimeError("arms disagree before randomisation: common random numbers broken")
