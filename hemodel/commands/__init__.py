@@ -24,6 +24,14 @@ def positive_int(text: str, minimum: int = 1) -> int:
     return value
 
 
+def numbers(text: str, option: str) -> list[float]:
+    """``"0.1,0.2"`` → ``[0.1, 0.2]``; a ValueError naming ``option`` otherwise."""
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{option} must be numbers separated by commas, got {text!r}") from None
+
+
 def add_scenario_arguments(
     parser,
     *,

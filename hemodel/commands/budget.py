@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_execution_arguments, add_scenario_arguments, execution
+from . import add_execution_arguments, add_scenario_arguments, execution, numbers
 
 EXAMPLE = """examples:
   hemodel budget --incident 5000 --uptake 0.2,0.4,0.6,0.8,0.9 --years 5 --out budget/
@@ -50,13 +50,6 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def _numbers(text: str, what: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",")]
-    except ValueError:
-        raise ValueError(f"{what} must be numbers separated by commas, got {text!r}") from None
-
-
 def run(args) -> int:
     import pandas as pd
 
@@ -68,8 +61,8 @@ def run(args) -> int:
     scenario = load_scenario(path)
     strategies = args.strategies.split(",") if args.strategies else None
     try:
-        incident = _numbers(args.incident, "--incident")
-        uptake = _numbers(args.uptake, "--uptake")
+        incident = numbers(args.incident, "--incident")
+        uptake = numbers(args.uptake, "--uptake")
         table, costs = budget.run_budget_impact(
             scenario,
             incident,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_execution_arguments, add_scenario_arguments, execution
+from . import add_execution_arguments, add_scenario_arguments, execution, numbers
 
 EXAMPLE = """examples:
   hemodel threshold --price camizestrant --wtp 100000,150000 --out threshold/
@@ -56,7 +56,7 @@ def run(args) -> int:
     scenario = load_scenario(path)
     try:
         wtps = (
-            [float(w) for w in args.wtp.split(",")]
+            numbers(args.wtp, "--wtp")
             if args.wtp
             else [w.value for w in scenario.willingness_to_pay]
         )
