@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 from .results import Results  # noqa: E402
-from .scenario import (  # noqa: E402
+from .scenario.load import (
     ScenarioError,
     default_scenario_path,
     load_scenario,

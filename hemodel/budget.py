@@ -24,7 +24,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .economics import COST_CATEGORIES
-from .schema import Scenario
+from .scenario.schema import Scenario
 
 BASIS = "undiscounted"
 
@@ -153,7 +153,7 @@ def run_budget_impact(
 
     Only the reference and ``strategies`` (default: all) are simulated, on the same patients.
     """
-    from .scenario import scenario_from_dict
+    from .scenario.load import scenario_from_dict
     from .simulation import simulate
 
     if not 1 <= years <= 50:

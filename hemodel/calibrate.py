@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from .parallel import Executor
-from .scenario import parameters, with_values
-from .schema import Scenario
+from .scenario.load import parameters, with_values
+from .scenario.schema import Scenario
 from .trial import TrialDesign
 from .validate import Measure, measure, passes, target_range
 
@@ -160,7 +160,7 @@ def calibrate(
     progress=None,
     **execution,
 ) -> Fit:
-    """Fit the ``free`` parameters (dotted paths, see :func:`hemodel.scenario.parameters`) to
+    """Fit the ``free`` parameters (dotted paths, see :func:`hemodel.parameters`) to
     the scenario's targets; ``start`` overrides starting values (default: the scenario's).
 
     Returns the fitted scenario (values rounded to 4 significant digits) and its fit per
@@ -174,7 +174,7 @@ def calibrate(
     known = parameters(scenario)
     unknown = [p for p in free if p not in known]
     if unknown:
-        raise KeyError(f"unknown parameters {unknown}; see `hemodel.scenario.parameters()`")
+        raise KeyError(f"unknown parameters {unknown}; see `hemodel.parameters()`")
     if not free:
         raise ValueError("name at least one free parameter")
     scales = [_scale(known[p]) for p in free]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .commands import add_execution_arguments, add_scenario_arguments, execution
-from .scenario import ScenarioError, load_scenario, resolve_path, scenario_hash
+from .scenario.load import ScenarioError, load_scenario, resolve_path, scenario_hash
 
 EXIT_INVALID = 2
 
@@ -144,7 +144,7 @@ def _check(args) -> int:
 
 
 def _schema(args) -> int:
-    from .schema import Scenario
+    from .scenario.schema import Scenario
 
     print(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
     return 0

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .distributions import Z975
 from .results import Results
+from .scenario.distributions import Z975
 
 
 @dataclass

@@ -30,8 +30,8 @@ from scipy import stats
 from . import random as rnd
 from .cohort import Cohort, draw_cohort
 from .model import DelayLaw, ModelInputs, StrategyPlan, build_inputs
-from .scenario import load_scenario
-from .schema import Scenario
+from .scenario.load import load_scenario
+from .scenario.schema import Scenario
 
 YEAR = 365.25
 CATEGORIES = (

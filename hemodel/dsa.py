@@ -1,8 +1,8 @@
 """Deterministic sensitivity analysis: one-way (tornado) and two-way (heat map).
 
 Each parameter with a range (an explicit ``range:`` or the 2.5/97.5 percentiles of its
-``psa:`` distribution, :meth:`hemodel.schema.Param.low_high`) is set to its low and then its
-high value with :func:`hemodel.scenario.with_values`, and the model is re-run on a scenario
+``psa:`` distribution, :meth:`hemodel.scenario.quantities.Param.low_high`) is set to its low
+and then its high value with :func:`hemodel.with_values`, and the model is re-run on a scenario
 reduced to the reference and one comparison strategy. Every run uses the same seed and
 patients (common random numbers), so differences come from the parameter alone; the base
 case is run once.
@@ -21,8 +21,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .scenario import parameters, scenario_from_dict, with_values
-from .schema import CostRate, Decrement, DiscountRate, Duration, Probability, Scenario, Utility
+from .scenario.load import parameters, scenario_from_dict, with_values
+from .scenario.schema import (
+    CostRate,
+    Decrement,
+    DiscountRate,
+    Duration,
+    Probability,
+    Scenario,
+    Utility,
+)
 
 MEASURES = ("inmb", "icer")
 

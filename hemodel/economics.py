@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from .model import ModelInputs, StrategyPlan
-from .units import DAYS_PER_YEAR
+from .scenario.units import DAYS_PER_YEAR
 
 #: Cost categories reported per patient (columns ``cost_<category>``).
 COST_CATEGORIES = (

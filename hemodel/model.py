@@ -1,4 +1,5 @@
-"""Engine-ready model inputs: a :class:`~hemodel.schema.Scenario` resolved to plain numbers.
+"""Engine-ready model inputs: a :class:`~hemodel.scenario.schema.Scenario` resolved to plain
+numbers.
 
 Times are in **days**, costs per day or per event in the scenario currency, discount rates
 continuous per day. Building inputs from a scenario is the only place units are converted.
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .distributions import TimeToEvent
-from .schema import Delay, Scenario, Strategy
-from .units import DAYS_PER_YEAR, to_days
+from .scenario.distributions import TimeToEvent
+from .scenario.schema import Delay, Scenario, Strategy
+from .scenario.units import DAYS_PER_YEAR, to_days
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def patient_timelines(
     progression seen on a scan and death. ``patients``/``events``: ``Results.patients`` and
     ``Results.events`` of a run with ``trace=True``.
     """
-    from .units import DAYS_PER_MONTH
+    from .scenario.units import DAYS_PER_MONTH
 
     rows = patients[patients["strategy"] == strategy]
     if ids is not None:

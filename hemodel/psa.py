@@ -43,8 +43,8 @@ from .economics import COST_CATEGORIES
 from .engine import budget_columns, run_strategy
 from .model import ModelInputs, build_inputs
 from .parallel import Executor, Moments, progress_enabled
-from .scenario import parameters, scenario_hash, with_values
-from .schema import Scenario
+from .scenario.load import parameters, scenario_hash, with_values
+from .scenario.schema import Scenario
 
 #: Per-sample, per-strategy means kept by the PSA (per-patient outcome columns).
 KEPT = ("cost_total", "qalys", "lys", "cost_total_undiscounted", "lys_undiscounted",

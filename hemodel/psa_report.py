@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import cea, plots
 from .psa import run_psa, uncertain_parameters
-from .schema import Scenario
+from .scenario.schema import Scenario
 
 #: Fewest PSA samples for the regression-based EVPPI (a 20-function spline per parameter).
 MIN_EVPPI_SAMPLES = 50

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__, cea, plots
-from .scenario import parameters, scenario_hash
-from .schema import Scenario
-from .sources import parameter_sources
+from .scenario.load import parameters, scenario_hash
+from .scenario.schema import Scenario
+from .scenario.sources import parameter_sources
 from .tables import incremental_table, summary_table
 
 CSS = """

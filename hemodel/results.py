@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .economics import COST_CATEGORIES
-from .units import DAYS_PER_MONTH
+from .scenario.units import DAYS_PER_MONTH
 
 #: Summary quantities: (column in the summary, per-patient column, transform).
 _MEANS = (

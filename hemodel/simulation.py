@@ -25,8 +25,8 @@ from .engine import run_strategy
 from .model import build_inputs
 from .parallel import Executor, progress_enabled
 from .results import Results
-from .scenario import load_scenario, scenario_hash
-from .schema import Scenario
+from .scenario.load import load_scenario, scenario_hash
+from .scenario.schema import Scenario
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from . import cea, plots
-from .scenario import Problem, ScenarioError, scenario_from_dict
-from .schema import Scenario
+from .scenario.load import Problem, ScenarioError, scenario_from_dict
+from .scenario.schema import Scenario
 
 _WEEK = 7.0
 

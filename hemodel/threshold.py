@@ -27,8 +27,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .cea import incremental_analysis
-from .scenario import parameters, with_values
-from .schema import Scenario
+from .scenario.load import parameters, with_values
+from .scenario.schema import Scenario
 
 
 def price_parameter(scenario: Scenario, item: str) -> str:

@@ -34,9 +34,9 @@ from . import random as rnd
 from .cohort import Cohort, draw_cohort
 from .engine import run_strategy
 from .model import ModelInputs, StrategyPlan, build_inputs
-from .scenario import scenario_from_dict
-from .schema import Scenario
-from .units import DAYS_PER_MONTH
+from .scenario.load import scenario_from_dict
+from .scenario.schema import Scenario
+from .scenario.units import DAYS_PER_MONTH
 
 if TYPE_CHECKING:
     from .parallel import Executor

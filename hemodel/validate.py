@@ -213,14 +213,14 @@ def measure_trial(run: TrialRun, robust: bool = True) -> dict[str, Measure]:
 
 
 def _days_per_month() -> float:
-    from .units import DAYS_PER_MONTH
+    from .scenario.units import DAYS_PER_MONTH
 
     return DAYS_PER_MONTH
 
 
 def strategy_outcomes(scenario, strategies: Iterable[str], patients: int, seed: int, executor=None):
     """Per-patient outcomes of the named strategies only (same patients as the trial)."""
-    from .scenario import scenario_from_dict
+    from .scenario.load import scenario_from_dict
     from .simulation import simulate
 
     names = list(dict.fromkeys(strategies))

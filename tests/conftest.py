@@ -17,7 +17,7 @@ def tiny_dict(overrides: dict | None = None, /, **changes) -> dict:
 
     ``tiny_dict({"natural_history.other_progression": {"distribution": "never"}})`` or
     ``tiny_dict(**{"lab.capacity": 2})``; missing intermediate mappings are created. The result
-    is a fresh deep copy; validate it with :func:`hemodel.scenario.scenario_from_dict`.
+    is a fresh deep copy; validate it with :func:`hemodel.scenario_from_dict`.
     """
     data = copy.deepcopy(_TINY)
     for dotted, value in {**(overrides or {}), **changes}.items():

@@ -55,7 +55,7 @@ def run(args) -> int:
 
     from .. import budget
     from ..plots import save
-    from ..scenario import load_scenario, resolve_path
+    from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)

@@ -11,7 +11,7 @@ EXAMPLE = """example:
   hemodel calibrate scenarios/serena6_us.yaml --out scenarios/serena6_us_calibrated.yaml \\
     --free natural_history.esr1_emergence.probability natural_history.esr1_progression.median
 
-fits the free parameters (dotted paths; `hemodel.scenario.parameters()` lists them) by least
+fits the free parameters (dotted paths; `hemodel.parameters()` lists them) by least
 squares on the same simulated patients (common random numbers), prints the fit per target and
 writes a scenario that extends the original with the fitted values and a comment recording
 the date, seed, objective and targets.
@@ -50,7 +50,7 @@ def run(args) -> int:
     import warnings
 
     from ..calibrate import calibrate, format_fit, write_calibrated
-    from ..scenario import load_scenario, resolve_path
+    from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)

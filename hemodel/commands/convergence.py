@@ -48,7 +48,7 @@ def run(args) -> int:
 
     from .. import plots
     from ..convergence import convergence, plot, report
-    from ..scenario import load_scenario, resolve_path
+    from ..scenario.load import load_scenario, resolve_path
     from ..simulation import simulate
 
     path = resolve_path(args.scenario)

@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..scenario import default_scenario_path
+    from ..scenario.load import default_scenario_path
 
     target = Path(args.name).with_suffix(".yaml")
     if target.exists():

@@ -43,7 +43,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..psa_report import psa_outputs
-    from ..scenario import load_scenario, resolve_path
+    from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)

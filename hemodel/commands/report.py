@@ -39,7 +39,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..report import build
-    from ..scenario import load_scenario, resolve_path
+    from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)

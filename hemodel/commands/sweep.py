@@ -38,7 +38,7 @@ def run(args) -> int:
     import pandas as pd
 
     from .. import plots
-    from ..scenario import load_scenario, resolve_path
+    from ..scenario.load import load_scenario, resolve_path
     from ..simulation import simulate
     from ..sweep import analyse, expand, plot
 

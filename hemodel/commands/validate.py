@@ -42,7 +42,7 @@ def run(args) -> int:
 
     import pandas as pd
 
-    from ..scenario import load_scenario, resolve_path
+    from ..scenario.load import load_scenario, resolve_path
     from ..trial import TrialDesign
     from ..validate import format_funnel, format_targets, km_plot, validate
 

@@ -17,8 +17,8 @@ import math
 
 import simpy
 
-from ..distributions import time_with_hazard_ratio
 from ..economics import Timeline
+from ..scenario.distributions import time_with_hazard_ratio
 from .lab import Test
 
 INF = math.inf

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hemodel.scenario import load_scenario
+from hemodel.scenario.load import load_scenario
 from hemodel.simulation import simulate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hemodel import cli
-from hemodel.scenario import ScenarioError, load_scenario, scenario_hash
+from hemodel.scenario.load import ScenarioError, load_scenario, scenario_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = ROOT / "tests" / "data" / "bad"

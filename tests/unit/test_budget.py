@@ -8,7 +8,7 @@ import pytest
 
 from hemodel import budget
 from hemodel.cli import main
-from hemodel.scenario import load_scenario
+from hemodel.scenario.load import load_scenario
 from hemodel.simulation import simulate
 from tests.unit.test_cli import TINY
 

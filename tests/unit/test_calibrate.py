@@ -20,8 +20,8 @@ from hemodel.calibrate import (
     write_calibrated,
 )
 from hemodel.cli import main
-from hemodel.scenario import load_scenario, parameters, scenario_from_dict, with_values
-from hemodel.schema import Target
+from hemodel.scenario.load import load_scenario, parameters, scenario_from_dict, with_values
+from hemodel.scenario.schema import Target
 from hemodel.validate import Measure, measure
 
 ROOT = Path(__file__).resolve().parents[2]

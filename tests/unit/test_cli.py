@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hemodel.cli import main
-from hemodel.scenario import default_scenario_path, load_scenario
+from hemodel.scenario.load import default_scenario_path, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "scenarios" / "tiny.yaml")

@@ -1,4 +1,4 @@
-"""Unit tests of the pure math in hemodel.distributions (time-to-event laws via cumulative
+"""Unit tests of the pure math in hemodel.scenario.distributions (time-to-event laws via cumulative
 hazard, hazard-ratio switching, PSA distributions) and hemodel.lifetable."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from scipy import stats
 
-from hemodel import distributions as d
 from hemodel import lifetable
-from hemodel.schema import TimeToEventSpec
-from hemodel.units import DAYS_PER_YEAR
+from hemodel.scenario import distributions as d
+from hemodel.scenario.schema import TimeToEventSpec
+from hemodel.scenario.units import DAYS_PER_YEAR
 
 TIMES = np.array([0.5, 1.0, 7.0, 30.0, 100.0, 365.25, 1000.0, 3000.0])
 

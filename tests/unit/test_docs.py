@@ -6,8 +6,8 @@ import pytest
 
 from hemodel.cli import COMMANDS, _parser, main
 from hemodel.engine import OUTCOME_COLUMNS
-from hemodel.reference import PATIENT_COLUMNS, scenario_reference
-from hemodel.schema import Scenario
+from hemodel.scenario.reference import PATIENT_COLUMNS, scenario_reference
+from hemodel.scenario.schema import Scenario
 
 from ..conftest import ROOT
 
@@ -44,7 +44,7 @@ def test_top_level_help_shows_examples():
 
 
 def test_init_writes_a_valid_starter_scenario(tmp_path, capsys):
-    from hemodel.scenario import load_scenario
+    from hemodel.scenario.load import load_scenario
 
     target = tmp_path / "mine"
     assert main(["init", str(target)]) == 0

@@ -9,7 +9,7 @@ import pytest
 
 from hemodel import dsa
 from hemodel.cli import main
-from hemodel.scenario import scenario_from_dict
+from hemodel.scenario.load import scenario_from_dict
 from hemodel.simulation import simulate
 
 matplotlib.use("Agg")

@@ -13,8 +13,8 @@ from scipy import integrate
 
 from hemodel.economics import COST_CATEGORIES, Timeline, accrue, discount_factor, flow, grid_sum
 from hemodel.model import build_inputs, continuous_rate_per_day
-from hemodel.scenario import scenario_from_dict
-from hemodel.units import DAYS_PER_YEAR
+from hemodel.scenario.load import scenario_from_dict
+from hemodel.scenario.units import DAYS_PER_YEAR
 
 INF = math.inf
 R = math.log(1.035) / DAYS_PER_YEAR  # 3.5% a year, continuous, per day

@@ -23,7 +23,7 @@ import pytest
 from hemodel import psa
 from hemodel.checkpoint import Checkpoint, CheckpointMismatch
 from hemodel.parallel import Executor, Moments, exact_parts, resolve
-from hemodel.scenario import scenario_from_dict
+from hemodel.scenario.load import scenario_from_dict
 from hemodel.simulation import simulate
 from tests.conftest import tiny_dict
 
@@ -422,7 +422,7 @@ def test_validation_and_calibration_are_the_same_on_two_processes(monkeypatch):
 
     from hemodel import trial
     from hemodel.calibrate import calibrate
-    from hemodel.scenario import load_scenario
+    from hemodel.scenario.load import load_scenario
     from hemodel.validate import validate
 
     monkeypatch.setattr(trial, "CHUNK", 500)

@@ -11,7 +11,7 @@ from scipy import stats
 
 from hemodel.cli import main
 from hemodel.psa import draw_parameters, run_psa, uncertain_parameters
-from hemodel.scenario import scenario_from_dict
+from hemodel.scenario.load import scenario_from_dict
 from hemodel.simulation import simulate
 
 from ..conftest import ROOT, tiny_dict

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from hemodel.cli import main
-from hemodel.scenario import ScenarioError, scenario_from_dict
+from hemodel.scenario.load import ScenarioError, scenario_from_dict
 from hemodel.sweep import analyse, expand
 
 from ..conftest import ROOT, tiny_dict

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from hemodel.cli import main
-from hemodel.scenario import ScenarioError, load_scenario, scenario_from_dict
-from hemodel.schema import Target
+from hemodel.scenario.load import ScenarioError, load_scenario, scenario_from_dict
+from hemodel.scenario.schema import Target
+from hemodel.scenario.units import DAYS_PER_MONTH
 from hemodel.trial import TrialDesign, run_trial
-from hemodel.units import DAYS_PER_MONTH
 from hemodel.validate import (
     Measure,
     available_quantities,

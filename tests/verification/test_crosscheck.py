@@ -17,7 +17,7 @@ import yaml
 
 from hemodel import simulate
 from hemodel.crosscheck import compare, crosscheck
-from hemodel.scenario import load_scenario, scenario_from_dict
+from hemodel.scenario.load import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 SERENA = yaml.safe_load((ROOT / "scenarios" / "serena6_us.yaml").read_text())

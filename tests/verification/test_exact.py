@@ -11,7 +11,7 @@ import pytest
 
 from hemodel import random as rnd
 from hemodel.model import DelayLaw
-from hemodel.scenario import scenario_from_dict, scenario_hash
+from hemodel.scenario.load import scenario_from_dict, scenario_hash
 from hemodel.simulation import simulate
 
 from ..conftest import tiny_dict as tiny

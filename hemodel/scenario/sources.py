@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from .scenario import _load_raw, parameters
+from .load import _load_raw, parameters
 from .schema import Scenario
 
 

@@ -1,9 +1,10 @@
 """Pydantic schema of scenario files: the sections of a scenario and how they fit together.
 
 The numeric building blocks (parameters with units and uncertainty, time-to-event and delay
-specifications) live in :mod:`hemodel.quantities`. Models are frozen and reject unknown keys.
+specifications) live in :mod:`hemodel.scenario.quantities`. Models are frozen and reject
+unknown keys.
 Cross-references between sections (a strategy naming an assay, the reference strategy, ...)
-are checked in :mod:`hemodel.scenario`.
+are checked in :mod:`hemodel.scenario.load`.
 """
 
 from __future__ import annotations

@@ -223,12 +223,12 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
                 out.append((loc, "testing at progression needs a 'targeted_second_line' section"))
     table = s.cohort.background_mortality.life_table
     if table is not None:
-        from .lifetable import available_tables
+        from ..lifetable import available_tables
 
         loc = ("cohort", "background_mortality", "life_table")
         need(loc, "life table", table, available_tables(), "bundled tables")
     if s.targets:
-        from .validate import available_quantities  # lazy: validate imports this module
+        from ..validate import available_quantities  # lazy: validate imports this module
 
         known = available_quantities(s)
         for name in s.targets:
@@ -269,8 +269,8 @@ def default_scenario_path() -> Path:
     """Path of the default scenario, from an installed wheel or a source checkout."""
     try:
         return Path(str(resources.files("hemodel.scenarios") / DEFAULT_SCENARIO))
-    except ModuleNotFoundError:  # running from a checkout without installing
-        return Path(__file__).resolve().parent.parent / "scenarios" / DEFAULT_SCENARIO
+    except ModuleNotFoundError:  # a checkout, or an editable install (no hemodel.scenarios)
+        return Path(__file__).resolve().parents[2] / "scenarios" / DEFAULT_SCENARIO
 
 
 def _validate(data: Any, lines: dict, file: str) -> Scenario:
