@@ -18,7 +18,8 @@ import time
 
 
 def measure(patients: int) -> dict:
-    import hemodel.random as rnd
+    import hemodel.model.inputs.random as rnd
+
     from hemodel import load_scenario, simulate
 
     spent = {"streams": 0.0}

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .economics import COST_CATEGORIES
+from .model.economics import COST_CATEGORIES
 from .scenario.schema import Scenario
 
 BASIS = "undiscounted"

@@ -1,9 +1,10 @@
 """Independent cross-check of the engine (TECH-VER replication): the pathway of DESIGN.md §3
 re-implemented as closed-form, vectorised NumPy over patients, for an **unlimited** lab.
 
-It shares nothing with :mod:`hemodel.engine` or :mod:`hemodel.economics`: only the scenario
-(:func:`~hemodel.model.build_inputs`), the parameter set (the time-to-event laws) and the random
-streams (:func:`~hemodel.cohort.draw_cohort` and the keyed uniforms of :mod:`hemodel.random`).
+It shares nothing with :mod:`hemodel.engine` or :mod:`hemodel.model.economics`: only the
+scenario (:func:`~hemodel.model.inputs.build_inputs`), the parameter set (the time-to-event
+laws) and the random streams (:func:`~hemodel.model.cohort.draw_cohort` and the keyed uniforms
+of :mod:`hemodel.model.random`).
 Both implementations consume the same uniforms, so every patient's costs, QALYs, events and
 test counts agree to floating-point precision (see ``tests/verification/test_crosscheck.py``).
 
@@ -27,9 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import random as rnd
-from .cohort import Cohort, draw_cohort
-from .model import DelayLaw, ModelInputs, StrategyPlan, build_inputs
+from .model import random as rnd
+from .model.cohort import Cohort, draw_cohort
+from .model.inputs import DelayLaw, ModelInputs, StrategyPlan, build_inputs
 from .scenario.load import load_scenario
 from .scenario.schema import Scenario
 

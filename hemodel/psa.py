@@ -36,12 +36,12 @@ import pandas as pd
 from scipy import special, stats
 
 from . import __version__
-from . import random as rnd
 from .checkpoint import Checkpoint
-from .cohort import draw_cohort
-from .economics import COST_CATEGORIES
 from .engine import budget_columns, run_strategy
-from .model import ModelInputs, build_inputs
+from .model import random as rnd
+from .model.cohort import draw_cohort
+from .model.economics import COST_CATEGORIES
+from .model.inputs import ModelInputs, build_inputs
 from .parallel import Executor, Moments, progress_enabled
 from .scenario.load import parameters, scenario_hash, with_values
 from .scenario.schema import Scenario

@@ -20,9 +20,9 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .checkpoint import Checkpoint
-from .cohort import draw_cohort
 from .engine import run_strategy
-from .model import build_inputs
+from .model.cohort import draw_cohort
+from .model.inputs import build_inputs
 from .parallel import Executor, progress_enabled
 from .results import Results
 from .scenario.load import load_scenario, scenario_hash

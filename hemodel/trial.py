@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import random as rnd
-from .cohort import Cohort, draw_cohort
 from .engine import run_strategy
-from .model import ModelInputs, StrategyPlan, build_inputs
+from .model import random as rnd
+from .model.cohort import Cohort, draw_cohort
+from .model.inputs import ModelInputs, StrategyPlan, build_inputs
 from .scenario.load import scenario_from_dict
 from .scenario.schema import Scenario
 from .scenario.units import DAYS_PER_MONTH

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from .. import random as rnd
-from ..cohort import Cohort
-from ..economics import COST_CATEGORIES, accrue, annual_costs
-from ..model import ModelInputs, StrategyPlan
+from ..model import random as rnd
+from ..model.cohort import Cohort
+from ..model.economics import COST_CATEGORIES, accrue, annual_costs
+from ..model.inputs import ModelInputs, StrategyPlan
 from .lab import FiniteLab, Test, UnlimitedLab
 from .patient import Patient
 

@@ -17,7 +17,7 @@ import math
 
 import simpy
 
-from ..economics import Timeline
+from ..model.economics import Timeline
 from ..scenario.distributions import time_with_hazard_ratio
 from .lab import Test
 

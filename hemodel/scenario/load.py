@@ -223,7 +223,7 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
                 out.append((loc, "testing at progression needs a 'targeted_second_line' section"))
     table = s.cohort.background_mortality.life_table
     if table is not None:
-        from ..lifetable import available_tables
+        from ..model.lifetable import available_tables
 
         loc = ("cohort", "background_mortality", "life_table")
         need(loc, "life table", table, available_tables(), "bundled tables")

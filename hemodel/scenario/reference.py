@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from ..economics import COST_CATEGORIES
+from ..model.economics import COST_CATEGORIES
 from .quantities import CostRate, Delay, Duration, Param
 from .schema import Scenario
 

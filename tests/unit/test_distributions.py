@@ -1,5 +1,5 @@
 """Unit tests of the pure math in hemodel.scenario.distributions (time-to-event laws via cumulative
-hazard, hazard-ratio switching, PSA distributions) and hemodel.lifetable."""
+hazard, hazard-ratio switching, PSA distributions) and hemodel.model.lifetable."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from scipy import stats
 
-from hemodel import lifetable
+from hemodel.model import lifetable
 from hemodel.scenario import distributions as d
 from hemodel.scenario.schema import TimeToEventSpec
 from hemodel.scenario.units import DAYS_PER_YEAR

@@ -1,4 +1,4 @@
-"""Unit tests of hemodel.economics: continuous discounting (discount_factor, flow, grid_sum)
+"""Unit tests of hemodel.model.economics: continuous discounting (discount_factor, flow, grid_sum)
 and per-patient accrual of costs by category, QALYs and life-years (accrue) on hand-built
 timelines, with the hand computation written out."""
 
@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from hemodel.economics import COST_CATEGORIES, Timeline, accrue, discount_factor, flow, grid_sum
-from hemodel.model import build_inputs, continuous_rate_per_day
+from hemodel.model.economics import (
+    COST_CATEGORIES,
+    Timeline,
+    accrue,
+    discount_factor,
+    flow,
+    grid_sum,
+)
+from hemodel.model.inputs import build_inputs, continuous_rate_per_day
 from hemodel.scenario.load import scenario_from_dict
 from hemodel.scenario.units import DAYS_PER_YEAR
 

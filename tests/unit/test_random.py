@@ -1,4 +1,4 @@
-"""Unit tests of hemodel.random: keyed counter-based uniforms (DESIGN.md §4).
+"""Unit tests of hemodel.model.random: keyed counter-based uniforms (DESIGN.md §4).
 
 A uniform is a pure function of (seed, sample, purpose, patient, index): deterministic,
 different for any change of key, prefix-stable (the first n of N equal a run of n), in the
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hemodel import random as rnd
+from hemodel.model import random as rnd
 
 PATIENTS = np.arange(1000)
 

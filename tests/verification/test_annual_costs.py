@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from hemodel import load_scenario, simulate
-from hemodel.economics import COST_CATEGORIES
 from hemodel.engine import budget_columns
+from hemodel.model.economics import COST_CATEGORIES
 
 
 @pytest.mark.parametrize("name", ["tiny", "tiny_lab", "serena6_us"])

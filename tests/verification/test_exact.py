@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hemodel import random as rnd
-from hemodel.model import DelayLaw
+from hemodel.model import random as rnd
+from hemodel.model.inputs import DelayLaw
 from hemodel.scenario.load import scenario_from_dict, scenario_hash
 from hemodel.simulation import simulate
 

@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-from .scenario.units import DAYS_PER_YEAR
+from ..scenario.units import DAYS_PER_YEAR
 
 _MAX_AGE = 120
 

@@ -1,6 +1,6 @@
 """Patient baselines and latent natural history, drawn once and shared by all strategies.
 
-Every quantity comes from keyed uniforms (:mod:`hemodel.random`), so patient ``i`` has the
+Every quantity comes from keyed uniforms (:mod:`hemodel.model.random`), so patient ``i`` has the
 same biology in every strategy, every chunk and every worker.
 """
 
@@ -12,8 +12,8 @@ import numpy as np
 from scipy import special
 
 from . import random as rnd
+from .inputs import ModelInputs
 from .lifetable import sample_death_times
-from .model import ModelInputs
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .model import ModelInputs, StrategyPlan
-from .scenario.units import DAYS_PER_YEAR
+from ..scenario.units import DAYS_PER_YEAR
+from .inputs import ModelInputs, StrategyPlan
 
 #: Cost categories reported per patient (columns ``cost_<category>``).
 COST_CATEGORIES = (
