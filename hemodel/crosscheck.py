@@ -1,7 +1,7 @@
 """Independent cross-check of the engine (TECH-VER replication): the pathway of DESIGN.md §3
 re-implemented as closed-form, vectorised NumPy over patients, for an **unlimited** lab.
 
-It shares nothing with :mod:`hemodel.engine` or :mod:`hemodel.model.economics`: only the
+It shares nothing with :mod:`hemodel.engine.des` or :mod:`hemodel.model.economics`: only the
 scenario (:func:`~hemodel.model.inputs.build_inputs`), the parameter set (the time-to-event
 laws) and the random streams (:func:`~hemodel.model.cohort.draw_cohort` and the keyed uniforms
 of :mod:`hemodel.model.random`).

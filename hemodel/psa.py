@@ -37,7 +37,7 @@ from scipy import special, stats
 
 from . import __version__
 from .checkpoint import Checkpoint
-from .engine import budget_columns, run_strategy
+from .engine.des import budget_columns, run_strategy
 from .model import random as rnd
 from .model.cohort import draw_cohort
 from .model.economics import COST_CATEGORIES

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .checkpoint import Checkpoint
-from .engine import run_strategy
+from .engine.des import run_strategy
 from .model.cohort import draw_cohort
 from .model.inputs import build_inputs
 from .parallel import Executor, progress_enabled

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .engine import run_strategy
+from .engine.des import run_strategy
 from .model import random as rnd
 from .model.cohort import Cohort, draw_cohort
 from .model.inputs import ModelInputs, StrategyPlan, build_inputs

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hemodel import load_scenario, simulate
-from hemodel.engine import budget_columns
+from hemodel.engine.des import budget_columns
 from hemodel.model.economics import COST_CATEGORIES
 
 
