@@ -28,8 +28,8 @@ import pandas as pd
 import psutil
 
 from hemodel import load_scenario
-from hemodel.parallel import Executor
 from hemodel.psa import run_psa
+from hemodel.run.parallel import Executor
 
 
 def _spin(_: int) -> float:

@@ -2,7 +2,8 @@
 
 __version__ = "0.1.0"
 
-from .results import Results  # noqa: E402
+from .run.results import Results  # noqa: E402
+from .run.simulation import simulate  # noqa: E402
 from .scenario.load import (
     ScenarioError,
     default_scenario_path,
@@ -12,7 +13,6 @@ from .scenario.load import (
     scenario_hash,
     with_values,
 )
-from .simulation import simulate  # noqa: E402
 
 __all__ = [
     "Results",

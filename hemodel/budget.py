@@ -153,8 +153,8 @@ def run_budget_impact(
 
     Only the reference and ``strategies`` (default: all) are simulated, on the same patients.
     """
+    from .run.simulation import simulate
     from .scenario.load import scenario_from_dict
-    from .simulation import simulate
 
     if not 1 <= years <= 50:
         raise ValueError("years must be between 1 and 50")

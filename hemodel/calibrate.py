@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .parallel import Executor
+from .run.parallel import Executor
 from .scenario.load import parameters, with_values
 from .scenario.schema import Scenario
 from .trial import TrialDesign

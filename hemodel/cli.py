@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     import pandas as pd
 
-    from .simulation import simulate
+    from .run.simulation import simulate
     from .tables import incremental_table, summary_table
 
     path = resolve_path(args.scenario)

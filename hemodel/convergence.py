@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .results import Results
+from .run.results import Results
 from .scenario.distributions import Z975
 
 

@@ -123,7 +123,7 @@ def increments(
 ) -> tuple[float, float]:
     """Mean incremental cost and QALYs of the non-reference strategy of a two-strategy
     scenario, with ``values`` substituted (same patients for both strategies)."""
-    from .simulation import simulate
+    from .run.simulation import simulate
 
     variant = with_values(scenario, values)
     means = (
@@ -142,12 +142,12 @@ def _task(_shared, job: tuple) -> tuple[float, float]:
 
 def _run_all(jobs: list[tuple], progress: bool | None, desc: str, execution: dict) -> list:
     """``increments`` for each job, in order, on the back-end that ``execution`` names
-    (``workers``, ``backend``, ``scheduler``: see :class:`hemodel.parallel.Executor`)."""
+    (``workers``, ``backend``, ``scheduler``: see :class:`hemodel.run.parallel.Executor`)."""
     import sys
 
     from tqdm.auto import tqdm
 
-    from .parallel import Executor
+    from .run.parallel import Executor
 
     show = progress if progress is not None else sys.stderr.isatty()
     work = sum(patients * len(small.strategies) for small, _, patients, _ in jobs)

@@ -13,14 +13,14 @@ are all degenerate reproduces the deterministic run exactly. First-order error r
 one shared cohort effect, reported as the Monte Carlo standard error of each sample's mean.
 
 Execution: the work is split into tasks of (sample, patient chunk), run on any back-end of
-:mod:`hemodel.parallel`. A task returns exact per-strategy sums and sums of squares
-(:class:`~hemodel.parallel.Moments`), never per-patient rows, so memory stays flat as samples
+:mod:`hemodel.run.parallel`. A task returns exact per-strategy sums and sums of squares
+(:class:`~hemodel.run.parallel.Moments`), never per-patient rows, so memory stays flat as samples
 grow, and a sample's means are correctly rounded: bit-identical for any back-end, number of
 workers, chunk size or completion order. (They can differ in the last bit from a pandas
 ``mean()`` of the same rows, which sums in a different order.) With a finite lab capacity
 patients interact through the queue, so each sample runs as one task (chunking by sample
 only). ``checkpoint=DIR`` stores each finished task and resumes from them (see
-:mod:`hemodel.checkpoint`).
+:mod:`hemodel.run.checkpoint`).
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ import pandas as pd
 from scipy import special, stats
 
 from . import __version__
-from .checkpoint import Checkpoint
 from .engine.des import budget_columns, run_strategy
 from .model import random as rnd
 from .model.cohort import draw_cohort
 from .model.economics import COST_CATEGORIES
 from .model.inputs import ModelInputs, build_inputs
-from .parallel import Executor, Moments, progress_enabled
+from .run.checkpoint import Checkpoint
+from .run.parallel import Executor, Moments, progress_enabled
 from .scenario.load import parameters, scenario_hash, with_values
 from .scenario.schema import Scenario
 

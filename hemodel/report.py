@@ -104,7 +104,7 @@ def build(
     """Run what the report needs and write ``report.html`` and ``report.xlsx`` into ``out``.
 
     ``execution``: ``workers``, ``backend``, ``scheduler`` for every simulation and the PSA."""
-    from .simulation import simulate
+    from .run.simulation import simulate
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -232,7 +232,7 @@ def _psa_section(scenario, samples, patients, seed, out, sheets, execution) -> s
 
 
 def _sweep_section(scenario, patients, seed, sheets, progress, execution) -> str:
-    from .simulation import simulate
+    from .run.simulation import simulate
     from .sweep import analyse, expand, plot
 
     name = next(iter(scenario.sweeps))

@@ -69,7 +69,7 @@ def price_unit(scenario: Scenario, path: str) -> str:
 
 
 def _means(scenario: Scenario, patients: int, seed: int, **execution) -> pd.DataFrame:
-    from .simulation import simulate
+    from .run.simulation import simulate
 
     r = simulate(scenario, patients=patients, seed=seed, **execution)
     g = r.patients.groupby("strategy", observed=True, sort=False)[["cost_total", "qalys"]]

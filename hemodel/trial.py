@@ -39,7 +39,7 @@ from .scenario.schema import Scenario
 from .scenario.units import DAYS_PER_MONTH
 
 if TYPE_CHECKING:
-    from .parallel import Executor
+    from .run.parallel import Executor
 
 #: Patients per task when an arm of the trial runs on several workers.
 CHUNK = 2000

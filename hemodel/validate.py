@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .parallel import Executor
+from .run.parallel import Executor
 from .trial import ARMS, TrialDesign, TrialRun
 
 TRIAL = "serena6"
@@ -220,8 +220,8 @@ def _days_per_month() -> float:
 
 def strategy_outcomes(scenario, strategies: Iterable[str], patients: int, seed: int, executor=None):
     """Per-patient outcomes of the named strategies only (same patients as the trial)."""
+    from .run.simulation import simulate
     from .scenario.load import scenario_from_dict
-    from .simulation import simulate
 
     names = list(dict.fromkeys(strategies))
     data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
@@ -269,7 +269,7 @@ def measure(
     executor=None,
 ) -> tuple[dict[str, Measure], TrialRun | None]:
     """The named quantities (running only what they need) and the trial run, if any.
-    ``executor`` (a :class:`hemodel.parallel.Executor`): where to simulate."""
+    ``executor`` (a :class:`hemodel.run.parallel.Executor`): where to simulate."""
     from .trial import run_trial
 
     names = list(names)

@@ -48,8 +48,8 @@ def run(args) -> int:
 
     from .. import plots
     from ..convergence import convergence, plot, report
+    from ..run.simulation import simulate
     from ..scenario.load import load_scenario, resolve_path
-    from ..simulation import simulate
 
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)

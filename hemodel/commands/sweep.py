@@ -38,8 +38,8 @@ def run(args) -> int:
     import pandas as pd
 
     from .. import plots
+    from ..run.simulation import simulate
     from ..scenario.load import load_scenario, resolve_path
-    from ..simulation import simulate
     from ..sweep import analyse, expand, plot
 
     path = resolve_path(args.scenario)

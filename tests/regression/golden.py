@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hemodel.run.simulation import simulate
 from hemodel.scenario.load import load_scenario
-from hemodel.simulation import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden"

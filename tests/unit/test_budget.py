@@ -8,8 +8,8 @@ import pytest
 
 from hemodel import budget
 from hemodel.cli import main
+from hemodel.run.simulation import simulate
 from hemodel.scenario.load import load_scenario
-from hemodel.simulation import simulate
 from tests.unit.test_cli import TINY
 
 matplotlib.use("Agg")

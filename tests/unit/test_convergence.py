@@ -19,7 +19,7 @@ from hemodel.convergence import (
     running,
 )
 from hemodel.plots import save
-from hemodel.results import Results
+from hemodel.run.results import Results
 
 from ..conftest import ROOT
 

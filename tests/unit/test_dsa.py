@@ -9,8 +9,8 @@ import pytest
 
 from hemodel import dsa
 from hemodel.cli import main
+from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
-from hemodel.simulation import simulate
 
 matplotlib.use("Agg")
 

@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 
 from hemodel import psa
-from hemodel.checkpoint import Checkpoint, CheckpointMismatch
-from hemodel.parallel import Executor, Moments, exact_parts, resolve
+from hemodel.run.checkpoint import Checkpoint, CheckpointMismatch
+from hemodel.run.parallel import Executor, Moments, exact_parts, resolve
+from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
-from hemodel.simulation import simulate
 from tests.conftest import tiny_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,7 +323,7 @@ def test_resume_after_the_process_is_killed(reference, tmp_path):
     script = textwrap.dedent(f"""
         import time
         from hemodel import psa
-        from hemodel.checkpoint import Checkpoint
+        from hemodel.run.checkpoint import Checkpoint
         from tests.unit.test_parallel import run
         save = Checkpoint.save
         def slow_save(self, key, result):

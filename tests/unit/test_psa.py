@@ -11,8 +11,8 @@ from scipy import stats
 
 from hemodel.cli import main
 from hemodel.psa import draw_parameters, run_psa, uncertain_parameters
+from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
-from hemodel.simulation import simulate
 
 from ..conftest import ROOT, tiny_dict
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from hemodel.results import icer
+from hemodel.run.results import icer
 from hemodel.scenario.load import ScenarioError, load_scenario, resolve_path, scenario_from_dict
 
 from ..conftest import ROOT, tiny_dict

@@ -11,8 +11,8 @@ import pytest
 from hemodel import threshold as th
 from hemodel.cea import incremental_analysis
 from hemodel.cli import main
+from hemodel.run.simulation import simulate
 from hemodel.scenario.load import load_scenario, with_values
-from hemodel.simulation import simulate
 from tests.unit.test_cli import TINY
 
 matplotlib.use("Agg")

@@ -18,9 +18,9 @@ import math
 import numpy as np
 from scipy import stats
 
+from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
 from hemodel.scenario.units import DAYS_PER_YEAR
-from hemodel.simulation import simulate
 
 NEVER = {"distribution": "never"}
 

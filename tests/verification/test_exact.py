@@ -11,8 +11,8 @@ import pytest
 
 from hemodel.model import random as rnd
 from hemodel.model.inputs import DelayLaw
+from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict, scenario_hash
-from hemodel.simulation import simulate
 
 from ..conftest import tiny_dict as tiny
 

@@ -1,7 +1,7 @@
 """``simulate()``: run every strategy of a scenario on a common cohort.
 
 In-process by default; ``workers``/``backend``/``scheduler`` run chunks of ``batch_size``
-patients as tasks on local processes or a Dask cluster (:mod:`hemodel.parallel`). Every
+patients as tasks on local processes or a Dask cluster (:mod:`hemodel.run.parallel`). Every
 patient's outcomes are a pure function of (scenario, seed, sample, patient), and chunks are
 reassembled in patient order, so the result is bit-identical to an in-process run (the trace
 too: chunks follow the engine's own batches). With a finite lab capacity patients queue
@@ -18,15 +18,15 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import __version__
+from .. import __version__
+from ..engine.des import run_strategy
+from ..model.cohort import draw_cohort
+from ..model.inputs import build_inputs
+from ..scenario.load import load_scenario, scenario_hash
+from ..scenario.schema import Scenario
 from .checkpoint import Checkpoint
-from .engine.des import run_strategy
-from .model.cohort import draw_cohort
-from .model.inputs import build_inputs
 from .parallel import Executor, progress_enabled
 from .results import Results
-from .scenario.load import load_scenario, scenario_hash
-from .scenario.schema import Scenario
 
 
 @dataclass(frozen=True)
