@@ -49,7 +49,7 @@ def run(args) -> int:
     import time
     import warnings
 
-    from ..calibrate import calibrate, format_fit, write_calibrated
+    from ..credibility.calibrate import calibrate, format_fit, write_calibrated
     from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)

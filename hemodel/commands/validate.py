@@ -42,9 +42,9 @@ def run(args) -> int:
 
     import pandas as pd
 
+    from ..credibility.trial import TrialDesign
+    from ..credibility.validate import format_funnel, format_targets, km_plot, validate
     from ..scenario.load import load_scenario, resolve_path
-    from ..trial import TrialDesign
-    from ..validate import format_funnel, format_targets, km_plot, validate
 
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)

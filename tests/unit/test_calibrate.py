@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hemodel.calibrate import (
+from hemodel.cli import main
+from hemodel.credibility.calibrate import (
     _from_free,
     _scale,
     _to_free,
@@ -19,10 +20,9 @@ from hemodel.calibrate import (
     residuals_of,
     write_calibrated,
 )
-from hemodel.cli import main
+from hemodel.credibility.validate import Measure, measure
 from hemodel.scenario.load import load_scenario, parameters, scenario_from_dict, with_values
 from hemodel.scenario.schema import Target
-from hemodel.validate import Measure, measure
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "scenarios" / "tiny.yaml"

@@ -420,10 +420,10 @@ def test_validation_and_calibration_are_the_same_on_two_processes(monkeypatch):
     target table, the per-patient trial table and a calibration's path are identical."""
     import warnings
 
-    from hemodel import trial
-    from hemodel.calibrate import calibrate
+    from hemodel.credibility import trial
+    from hemodel.credibility.calibrate import calibrate
+    from hemodel.credibility.validate import validate
     from hemodel.scenario.load import load_scenario
-    from hemodel.validate import validate
 
     monkeypatch.setattr(trial, "CHUNK", 500)
     scenario = load_scenario("serena6_us")

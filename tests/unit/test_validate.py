@@ -12,11 +12,8 @@ import pytest
 import yaml
 
 from hemodel.cli import main
-from hemodel.scenario.load import ScenarioError, load_scenario, scenario_from_dict
-from hemodel.scenario.schema import Target
-from hemodel.scenario.units import DAYS_PER_MONTH
-from hemodel.trial import TrialDesign, run_trial
-from hemodel.validate import (
+from hemodel.credibility.trial import TrialDesign, run_trial
+from hemodel.credibility.validate import (
     Measure,
     available_quantities,
     km_median,
@@ -27,6 +24,9 @@ from hemodel.validate import (
     target_table,
     validate,
 )
+from hemodel.scenario.load import ScenarioError, load_scenario, scenario_from_dict
+from hemodel.scenario.schema import Target
+from hemodel.scenario.units import DAYS_PER_MONTH
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "scenarios" / "tiny.yaml"
@@ -180,7 +180,7 @@ def test_perfect_assay_detects_every_mutation_present_during_surveillance(tiny):
 
 def test_trial_table_lets_reviewers_recompute_the_medians(tiny_run):
     ms = {}
-    from hemodel.validate import measure_trial
+    from hemodel.credibility.validate import measure_trial
 
     ms = measure_trial(tiny_run)
     r = tiny_run.randomised

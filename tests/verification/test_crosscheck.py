@@ -1,8 +1,8 @@
 """TECH-VER replication: the SimPy engine against an independent NumPy re-implementation.
 
-:mod:`hemodel.crosscheck` shares only the scenario, the parameter set and the random streams
-with the engine, so every patient's costs (by category), QALYs, life-years, events and test
-counts must agree to floating-point precision (rtol 1e-9).
+:mod:`hemodel.credibility.crosscheck` shares only the scenario, the parameter set and the
+random streams with the engine, so every patient's costs (by category), QALYs, life-years,
+events and test counts must agree to floating-point precision (rtol 1e-9).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from hemodel import simulate
-from hemodel.crosscheck import compare, crosscheck
+from hemodel.credibility.crosscheck import compare, crosscheck
 from hemodel.scenario.load import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .model import random as rnd
-from .model.cohort import Cohort, draw_cohort
-from .model.inputs import DelayLaw, ModelInputs, StrategyPlan, build_inputs
-from .scenario.load import load_scenario
-from .scenario.schema import Scenario
+from ..model import random as rnd
+from ..model.cohort import Cohort, draw_cohort
+from ..model.inputs import DelayLaw, ModelInputs, StrategyPlan, build_inputs
+from ..scenario.load import load_scenario
+from ..scenario.schema import Scenario
 
 YEAR = 365.25
 CATEGORIES = (

@@ -30,16 +30,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .engine.des import run_strategy
-from .model import random as rnd
-from .model.cohort import Cohort, draw_cohort
-from .model.inputs import ModelInputs, StrategyPlan, build_inputs
-from .scenario.load import scenario_from_dict
-from .scenario.schema import Scenario
-from .scenario.units import DAYS_PER_MONTH
+from ..engine.des import run_strategy
+from ..model import random as rnd
+from ..model.cohort import Cohort, draw_cohort
+from ..model.inputs import ModelInputs, StrategyPlan, build_inputs
+from ..scenario.load import scenario_from_dict
+from ..scenario.schema import Scenario
+from ..scenario.units import DAYS_PER_MONTH
 
 if TYPE_CHECKING:
-    from .run.parallel import Executor
+    from ..run.parallel import Executor
 
 #: Patients per task when an arm of the trial runs on several workers.
 CHUNK = 2000

@@ -3,9 +3,10 @@ the scenario's ``targets:``.
 
 A target names a *measured quantity* (:func:`available_quantities`):
 
-- ``serena6.<...>``: measured in the virtual SERENA-6 trial (:mod:`hemodel.trial`): Kaplan-Meier
-  medians and landmark survival of PFS from randomisation per arm, the Cox hazard ratio
-  (switch vs continue), PFS2/OS medians, and the surveillance funnel;
+- ``serena6.<...>``: measured in the virtual SERENA-6 trial
+  (:mod:`hemodel.credibility.trial`): Kaplan-Meier medians and landmark survival of PFS from
+  randomisation per arm, the Cox hazard ratio (switch vs continue), PFS2/OS medians, and the
+  surveillance funnel;
 - ``<strategy>.pfs_median_months`` / ``.os_median_months``: first-line PFS (detected progression
   or death) and overall survival from the start of first-line therapy, whole cohort, under
   that strategy of the scenario.
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .run.parallel import Executor
+from ..run.parallel import Executor
 from .trial import ARMS, TrialDesign, TrialRun
 
 TRIAL = "serena6"
@@ -213,15 +214,15 @@ def measure_trial(run: TrialRun, robust: bool = True) -> dict[str, Measure]:
 
 
 def _days_per_month() -> float:
-    from .scenario.units import DAYS_PER_MONTH
+    from ..scenario.units import DAYS_PER_MONTH
 
     return DAYS_PER_MONTH
 
 
 def strategy_outcomes(scenario, strategies: Iterable[str], patients: int, seed: int, executor=None):
     """Per-patient outcomes of the named strategies only (same patients as the trial)."""
-    from .run.simulation import simulate
-    from .scenario.load import scenario_from_dict
+    from ..run.simulation import simulate
+    from ..scenario.load import scenario_from_dict
 
     names = list(dict.fromkeys(strategies))
     data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
@@ -419,7 +420,7 @@ def format_funnel(run: TrialRun) -> str:
 # --------------------------------------------------------------------------------------
 def km_plot(validation: Validation, path, scenario=None):
     """KM curves of PFS from randomisation in both arms, trial medians (and CIs) marked."""
-    from .plots import save, strategy_colours, style
+    from ..plots import save, strategy_colours, style
 
     run = validation.trial
     r = run.randomised

@@ -8,8 +8,8 @@ lies outside the target's CI (zero inside), so the fit lands inside every CI bef
 one target's centre against another's. Every evaluation simulates the *same* patients
 (fixed seed: common random numbers), so the objective changes only through the parameters.
 Kaplan-Meier medians enter through their smooth surrogate
-(:func:`hemodel.validate.spread_median`): medians of imaging-detected times jump from scan
-to scan, the surrogate moves continuously and stays within half an imaging interval of the
+(:func:`hemodel.credibility.validate.spread_median`): medians of imaging-detected times jump
+from scan to scan, the surrogate moves continuously and stays within half an imaging interval of the
 median.
 
 Parameters are fitted on an unbounded scale (log for positive parameters, logit for
@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .run.parallel import Executor
-from .scenario.load import parameters, with_values
-from .scenario.schema import Scenario
+from ..run.parallel import Executor
+from ..scenario.load import parameters, with_values
+from ..scenario.schema import Scenario
 from .trial import TrialDesign
 from .validate import Measure, measure, passes, target_range
 
@@ -303,7 +303,7 @@ def calibrated_yaml(fit: Fit, original: Path, out: Path) -> str:
     """Text of a scenario that ``extends:`` ``original`` with the fitted values."""
     import yaml
 
-    from . import __version__
+    from .. import __version__
 
     d = fit.design
     today = _dt.date.today().isoformat()
