@@ -25,7 +25,7 @@ def measure(samples: int, patients: int, workers: int) -> dict:
     import psutil
 
     from hemodel import load_scenario
-    from hemodel.psa import run_psa
+    from hemodel.analysis.psa import run_psa
 
     me = psutil.Process()
     peak = {"total": 0}

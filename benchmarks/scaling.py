@@ -28,7 +28,7 @@ import pandas as pd
 import psutil
 
 from hemodel import load_scenario
-from hemodel.psa import run_psa
+from hemodel.analysis.psa import run_psa
 from hemodel.run.parallel import Executor
 
 

@@ -297,7 +297,7 @@ def cost_breakdown(summary: pd.DataFrame, currency: str, ax: Axes | None = None)
 def frontier_plane(frontier: pd.DataFrame, currency: str, ax: Axes | None = None) -> Axes:
     """Mean cost against mean QALYs per strategy, with the efficiency frontier joined.
 
-    ``frontier``: :func:`hemodel.cea.incremental_analysis` output (strategy, cost, qaly,
+    ``frontier``: :func:`hemodel.analysis.cea.incremental_analysis` output (strategy, cost, qaly,
     status)."""
     with style():
         ax = axes(ax)

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import cea, plots
-from .psa import run_psa, uncertain_parameters
+from . import plots
+from .analysis import cea
+from .analysis.psa import run_psa, uncertain_parameters
 from .scenario.schema import Scenario
 
 #: Fewest PSA samples for the regression-based EVPPI (a 20-function spline per parameter).

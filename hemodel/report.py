@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, cea, plots
+from . import __version__, plots
+from .analysis import cea
 from .scenario.load import parameters, scenario_hash
 from .scenario.schema import Scenario
 from .scenario.sources import parameter_sources
@@ -232,8 +233,8 @@ def _psa_section(scenario, samples, patients, seed, out, sheets, execution) -> s
 
 
 def _sweep_section(scenario, patients, seed, sheets, progress, execution) -> str:
+    from .analysis.sweep import analyse, expand, plot
     from .run.simulation import simulate
-    from .sweep import analyse, expand, plot
 
     name = next(iter(scenario.sweeps))
     expanded, grid = expand(scenario, name)

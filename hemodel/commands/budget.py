@@ -53,7 +53,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import pandas as pd
 
-    from .. import budget
+    from ..analysis import budget
     from ..plots import save
     from ..scenario.load import load_scenario, resolve_path
 

@@ -47,7 +47,7 @@ def run(args) -> int:
     import sys
 
     from .. import plots
-    from ..convergence import convergence, plot, report
+    from ..analysis.convergence import convergence, plot, report
     from ..run.simulation import simulate
     from ..scenario.load import load_scenario, resolve_path
 

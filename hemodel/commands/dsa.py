@@ -63,7 +63,7 @@ def default_comparison(scenario) -> str:
 def run(args) -> int:
     import pandas as pd
 
-    from .. import dsa
+    from ..analysis import dsa
     from ..plots import save
     from ..scenario.load import load_scenario, resolve_path
 

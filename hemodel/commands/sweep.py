@@ -38,9 +38,9 @@ def run(args) -> int:
     import pandas as pd
 
     from .. import plots
+    from ..analysis.sweep import analyse, expand, plot
     from ..run.simulation import simulate
     from ..scenario.load import load_scenario, resolve_path
-    from ..sweep import analyse, expand, plot
 
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)

@@ -48,7 +48,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import pandas as pd
 
-    from .. import threshold as th
+    from ..analysis import threshold as th
     from ..plots import save
     from ..scenario.load import load_scenario, resolve_path
 

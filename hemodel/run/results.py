@@ -72,7 +72,7 @@ class Results:
         return pd.DataFrame(rows)
 
     def ce_table(self, summary: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Per-strategy means in the tidy form :mod:`hemodel.cea` reads: strategy, cost
+        """Per-strategy means in the tidy form :mod:`hemodel.analysis.cea` reads: strategy, cost
         (currency, discounted), qaly (discounted), with Monte Carlo SEs cost_se, qaly_se.
         ``summary``: an already computed :meth:`summary`, to avoid recomputing it."""
         s = self.summary() if summary is None else summary

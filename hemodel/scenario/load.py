@@ -228,9 +228,7 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
         loc = ("cohort", "background_mortality", "life_table")
         need(loc, "life table", table, available_tables(), "bundled tables")
     if s.targets:
-        from ..credibility.validate import (
-            available_quantities,  # lazy: validate imports this module
-        )
+        from ..credibility.validate import available_quantities
 
         known = available_quantities(s)
         for name in s.targets:

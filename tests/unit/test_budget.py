@@ -6,7 +6,7 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from hemodel import budget
+from hemodel.analysis import budget
 from hemodel.cli import main
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import load_scenario

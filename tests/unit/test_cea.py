@@ -1,4 +1,4 @@
-"""Unit tests for hemodel.cea; expected values are computed by hand in the comments."""
+"""Unit tests for hemodel.analysis.cea; expected values are computed by hand in the comments."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hemodel import cea
+from hemodel.analysis import cea
 
 
 def det(rows: list[tuple[str, float, float]]) -> pd.DataFrame:

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from hemodel import simulate
-from hemodel.cli import main
-from hemodel.convergence import (
+from hemodel.analysis.convergence import (
     convergence,
     patients_needed,
     per_patient_inmb,
@@ -18,6 +17,7 @@ from hemodel.convergence import (
     report,
     running,
 )
+from hemodel.cli import main
 from hemodel.plots import save
 from hemodel.run.results import Results
 

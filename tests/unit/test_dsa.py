@@ -7,7 +7,7 @@ import math
 import matplotlib
 import pytest
 
-from hemodel import dsa
+from hemodel.analysis import dsa
 from hemodel.cli import main
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hemodel import psa
+from hemodel.analysis import psa
 from hemodel.run.checkpoint import Checkpoint, CheckpointMismatch
 from hemodel.run.parallel import Executor, Moments, exact_parts, resolve
 from hemodel.run.simulation import simulate

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from hemodel.analysis.psa import draw_parameters, run_psa, uncertain_parameters
 from hemodel.cli import main
-from hemodel.psa import draw_parameters, run_psa, uncertain_parameters
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
 

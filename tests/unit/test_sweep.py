@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from hemodel.analysis.sweep import analyse, expand
 from hemodel.cli import main
 from hemodel.scenario.load import ScenarioError, scenario_from_dict
-from hemodel.sweep import analyse, expand
 
 from ..conftest import ROOT, tiny_dict
 

@@ -8,8 +8,8 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from hemodel import threshold as th
-from hemodel.cea import incremental_analysis
+from hemodel.analysis import threshold as th
+from hemodel.analysis.cea import incremental_analysis
 from hemodel.cli import main
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import load_scenario, with_values
@@ -132,7 +132,7 @@ def test_frontier_intervals_by_hand():
 
 def test_frontier_agrees_with_incremental_analysis_on_the_model(lines):
     """At a price inside every interval, the interval's strategy has the highest NMB and is on
-    the frontier of hemodel.cea.incremental_analysis."""
+    the frontier of hemodel.analysis.cea.incremental_analysis."""
     for w in (100_000, 400_000):
         f = th.frontier_prices(lines, w, min_price=-20_000).dropna(subset=["price_from"])
         for r in f.itertuples():

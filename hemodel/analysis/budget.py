@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .model.economics import COST_CATEGORIES
-from .scenario.schema import Scenario
+from ..model.economics import COST_CATEGORIES
+from ..scenario.schema import Scenario
 
 BASIS = "undiscounted"
 
@@ -153,8 +153,8 @@ def run_budget_impact(
 
     Only the reference and ``strategies`` (default: all) are simulated, on the same patients.
     """
-    from .run.simulation import simulate
-    from .scenario.load import scenario_from_dict
+    from ..run.simulation import simulate
+    from ..scenario.load import scenario_from_dict
 
     if not 1 <= years <= 50:
         raise ValueError("years must be between 1 and 50")
@@ -193,7 +193,7 @@ def budget_plot(
 ) -> Axes:
     """Stacked bars of the budget impact by cost category per calendar year for one
     strategy (increases above zero, savings below), with the net impact marked."""
-    from .plots import axes, money, style
+    from ..plots import axes, money, style
 
     t = table[table["strategy"] == strategy]
     if t.empty:

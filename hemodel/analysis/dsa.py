@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .scenario.load import parameters, scenario_from_dict, with_values
-from .scenario.schema import (
+from ..scenario.load import parameters, scenario_from_dict, with_values
+from ..scenario.schema import (
     CostRate,
     Decrement,
     DiscountRate,
@@ -123,7 +123,7 @@ def increments(
 ) -> tuple[float, float]:
     """Mean incremental cost and QALYs of the non-reference strategy of a two-strategy
     scenario, with ``values`` substituted (same patients for both strategies)."""
-    from .run.simulation import simulate
+    from ..run.simulation import simulate
 
     variant = with_values(scenario, values)
     means = (
@@ -147,7 +147,7 @@ def _run_all(jobs: list[tuple], progress: bool | None, desc: str, execution: dic
 
     from tqdm.auto import tqdm
 
-    from .run.parallel import Executor
+    from ..run.parallel import Executor
 
     show = progress if progress is not None else sys.stderr.isatty()
     work = sum(patients * len(small.strategies) for small, _, patients, _ in jobs)
@@ -331,7 +331,7 @@ def tornado(table: pd.DataFrame, top: int = 15, ax: Axes | None = None) -> Axes:
     the base outcome to the outcome at each end of the range."""
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE, money, style
+    from ..plots import PALETTE, money, style
 
     t = table[table["used"]].head(top).iloc[::-1]
     first = table.iloc[0]
@@ -379,7 +379,7 @@ def heatmap(grid: pd.DataFrame, ax: Axes | None = None) -> Axes:
     import matplotlib.pyplot as plt
     from matplotlib.colors import Normalize, TwoSlopeNorm
 
-    from .plots import axes, money, style
+    from ..plots import axes, money, style
 
     first = grid.iloc[0]
     measure, cur, wtp = first["measure"], first["currency"], float(first["wtp"])

@@ -35,16 +35,16 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from . import __version__
-from .engine.des import budget_columns, run_strategy
-from .model import random as rnd
-from .model.cohort import draw_cohort
-from .model.economics import COST_CATEGORIES
-from .model.inputs import ModelInputs, build_inputs
-from .run.checkpoint import Checkpoint
-from .run.parallel import Executor, Moments, progress_enabled
-from .scenario.load import parameters, scenario_hash, with_values
-from .scenario.schema import Scenario
+from .. import __version__
+from ..engine.des import budget_columns, run_strategy
+from ..model import random as rnd
+from ..model.cohort import draw_cohort
+from ..model.economics import COST_CATEGORIES
+from ..model.inputs import ModelInputs, build_inputs
+from ..run.checkpoint import Checkpoint
+from ..run.parallel import Executor, Moments, progress_enabled
+from ..scenario.load import parameters, scenario_hash, with_values
+from ..scenario.schema import Scenario
 
 #: Per-sample, per-strategy means kept by the PSA (per-patient outcome columns).
 KEPT = ("cost_total", "qalys", "lys", "cost_total_undiscounted", "lys_undiscounted",
@@ -336,7 +336,7 @@ def run_psa(
     """Run ``samples`` PSA samples of ``patients`` patients each.
 
     Returns ``(per_sample, drawn)``: per-sample, per-strategy means (columns ``sample``,
-    ``strategy``, ``cost``, ``qaly`` — the tidy form :mod:`hemodel.cea` reads — costs by
+    ``strategy``, ``cost``, ``qaly`` — the tidy form :mod:`hemodel.analysis.cea` reads — costs by
     category, life-years, tests, switches, and the standard errors ``cost_se``, ``qaly_se``
     of each sample's means) and the drawn parameter
     values (one row per sample, one column per parameter path).

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .run.results import Results
-from .scenario.distributions import Z975
+from ..run.results import Results
+from ..scenario.distributions import Z975
 
 
 @dataclass
@@ -186,7 +186,7 @@ def plot(conv: Convergence, order=None):
     log-log, with the target precision and the patients needed for it (bottom)."""
     import matplotlib.pyplot as plt
 
-    from . import plots
+    from .. import plots
 
     names = list(dict.fromkeys(conv.trace["strategy"]))
     colours = plots.strategy_colours(order or [conv.reference, *names])

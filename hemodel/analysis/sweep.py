@@ -13,9 +13,10 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from . import cea, plots
-from .scenario.load import Problem, ScenarioError, scenario_from_dict
-from .scenario.schema import Scenario
+from .. import plots
+from ..scenario.load import Problem, ScenarioError, scenario_from_dict
+from ..scenario.schema import Scenario
+from . import cea
 
 _WEEK = 7.0
 

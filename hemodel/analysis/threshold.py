@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from ..scenario.load import parameters, with_values
+from ..scenario.schema import Scenario
 from .cea import incremental_analysis
-from .scenario.load import parameters, with_values
-from .scenario.schema import Scenario
 
 
 def price_parameter(scenario: Scenario, item: str) -> str:
@@ -69,7 +69,7 @@ def price_unit(scenario: Scenario, path: str) -> str:
 
 
 def _means(scenario: Scenario, patients: int, seed: int, **execution) -> pd.DataFrame:
-    from .run.simulation import simulate
+    from ..run.simulation import simulate
 
     r = simulate(scenario, patients=patients, seed=seed, **execution)
     g = r.patients.groupby("strategy", observed=True, sort=False)[["cost_total", "qalys"]]
@@ -121,7 +121,7 @@ def price_lines(
 
 
 def costs(lines: pd.DataFrame, price: float) -> pd.DataFrame:
-    """``strategy, cost, qaly`` at ``price`` (the table :mod:`hemodel.cea` reads)."""
+    """``strategy, cost, qaly`` at ``price`` (the table :mod:`hemodel.analysis.cea` reads)."""
     return pd.DataFrame(
         {
             "strategy": lines["strategy"],
@@ -209,7 +209,7 @@ def frontier_prices(
     the prices where two of these lines cross. One row per interval: ``wtp, strategy,
     price_from, price_to`` (inf when open; the first interval also holds below
     ``min_price``), the frontier status, comparator and ICER from
-    :func:`hemodel.cea.incremental_analysis` at ``evaluated_at_price`` (the interval's
+    :func:`hemodel.analysis.cea.incremental_analysis` at ``evaluated_at_price`` (the interval's
     midpoint, or ``price_from + max(1, |price_from|)`` when open), and the
     strategies preferred just below and above. At ``price_to`` the ICER of ``strategy``
     against ``preferred_above`` equals ``W`` (and likewise at ``price_from``).
@@ -277,7 +277,7 @@ def icer_price_plot(
 ) -> Axes:
     """ICER against the reference as a function of price, one line per strategy whose cost
     depends on the price, with each WTP (dashed) and each threshold price (dot) marked."""
-    from .plots import axes, money, strategy_colours, style
+    from ..plots import axes, money, strategy_colours, style
 
     reference = reference or str(lines["reference"].iloc[0])
     thr = threshold_prices(lines, wtp, reference)
