@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     import pandas as pd
 
+    from .present.tables import incremental_table, summary_table
     from .run.simulation import simulate
-    from .tables import incremental_table, summary_table
 
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)

@@ -193,7 +193,7 @@ def budget_plot(
 ) -> Axes:
     """Stacked bars of the budget impact by cost category per calendar year for one
     strategy (increases above zero, savings below), with the net impact marked."""
-    from ..plots import axes, money, style
+    from ..present.plots import axes, money, style
 
     t = table[table["strategy"] == strategy]
     if t.empty:

@@ -186,7 +186,7 @@ def plot(conv: Convergence, order=None):
     log-log, with the target precision and the patients needed for it (bottom)."""
     import matplotlib.pyplot as plt
 
-    from .. import plots
+    from ..present import plots
 
     names = list(dict.fromkeys(conv.trace["strategy"]))
     colours = plots.strategy_colours(order or [conv.reference, *names])

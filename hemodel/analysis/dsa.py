@@ -331,7 +331,7 @@ def tornado(table: pd.DataFrame, top: int = 15, ax: Axes | None = None) -> Axes:
     the base outcome to the outcome at each end of the range."""
     import matplotlib.pyplot as plt
 
-    from ..plots import PALETTE, money, style
+    from ..present.plots import PALETTE, money, style
 
     t = table[table["used"]].head(top).iloc[::-1]
     first = table.iloc[0]
@@ -379,7 +379,7 @@ def heatmap(grid: pd.DataFrame, ax: Axes | None = None) -> Axes:
     import matplotlib.pyplot as plt
     from matplotlib.colors import Normalize, TwoSlopeNorm
 
-    from ..plots import axes, money, style
+    from ..present.plots import axes, money, style
 
     first = grid.iloc[0]
     measure, cur, wtp = first["measure"], first["currency"], float(first["wtp"])

@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from .. import plots
+from ..present import plots
 from ..scenario.load import Problem, ScenarioError, scenario_from_dict
 from ..scenario.schema import Scenario
 from . import cea

@@ -277,7 +277,7 @@ def icer_price_plot(
 ) -> Axes:
     """ICER against the reference as a function of price, one line per strategy whose cost
     depends on the price, with each WTP (dashed) and each threshold price (dot) marked."""
-    from ..plots import axes, money, strategy_colours, style
+    from ..present.plots import axes, money, strategy_colours, style
 
     reference = reference or str(lines["reference"].iloc[0])
     thr = threshold_prices(lines, wtp, reference)

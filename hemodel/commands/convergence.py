@@ -46,8 +46,8 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from .. import plots
     from ..analysis.convergence import convergence, plot, report
+    from ..present import plots
     from ..run.simulation import simulate
     from ..scenario.load import load_scenario, resolve_path
 

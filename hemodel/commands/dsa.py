@@ -64,7 +64,7 @@ def run(args) -> int:
     import pandas as pd
 
     from ..analysis import dsa
-    from ..plots import save
+    from ..present.plots import save
     from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)

@@ -42,7 +42,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..psa_report import psa_outputs
+    from ..present.psa_report import psa_outputs
     from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)

@@ -38,7 +38,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..report import build
+    from ..present.report import build
     from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)

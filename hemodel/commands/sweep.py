@@ -37,8 +37,8 @@ def run(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from .. import plots
     from ..analysis.sweep import analyse, expand, plot
+    from ..present import plots
     from ..run.simulation import simulate
     from ..scenario.load import load_scenario, resolve_path
 

@@ -420,7 +420,7 @@ def format_funnel(run: TrialRun) -> str:
 # --------------------------------------------------------------------------------------
 def km_plot(validation: Validation, path, scenario=None):
     """KM curves of PFS from randomisation in both arms, trial medians (and CIs) marked."""
-    from ..plots import save, strategy_colours, style
+    from ..present.plots import save, strategy_colours, style
 
     run = validation.trial
     r = run.randomised

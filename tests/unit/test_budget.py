@@ -117,7 +117,7 @@ def test_run_budget_impact_on_the_tiny_scenario():
 
 
 def test_budget_plot(tmp_path):
-    from hemodel.plots import save
+    from hemodel.present.plots import save
 
     t = budget.budget_impact(PER_PATIENT, "ref", [10, 20, 30], [0.5, 1.0, 0.0], 3, currency="USD")
     ax = budget.budget_plot(t, "new", "10-30 incident patients")

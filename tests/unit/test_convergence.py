@@ -18,7 +18,7 @@ from hemodel.analysis.convergence import (
     running,
 )
 from hemodel.cli import main
-from hemodel.plots import save
+from hemodel.present.plots import save
 from hemodel.run.results import Results
 
 from ..conftest import ROOT

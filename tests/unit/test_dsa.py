@@ -125,7 +125,7 @@ def test_two_way_grid_matches_one_way_on_the_base_row(scenario, table):
 
 
 def test_plots_return_axes_with_units(scenario, table, tmp_path):
-    from hemodel.plots import save
+    from hemodel.present.plots import save
 
     ax = dsa.tornado(table, top=3)
     assert "blood_test_q12w vs imaging_only" in ax.get_title()

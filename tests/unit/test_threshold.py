@@ -143,7 +143,7 @@ def test_frontier_agrees_with_incremental_analysis_on_the_model(lines):
 
 
 def test_icer_price_plot(lines, tmp_path):
-    from hemodel.plots import save
+    from hemodel.present.plots import save
 
     ax = th.icer_price_plot(lines, [100_000, 400_000], label="new_drug")
     assert ax.get_xlabel() == "Price of new_drug (USD per month)"

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..analysis import cea
+from ..analysis.psa import run_psa, uncertain_parameters
+from ..scenario.schema import Scenario
 from . import plots
-from .analysis import cea
-from .analysis.psa import run_psa, uncertain_parameters
-from .scenario.schema import Scenario
 
 #: Fewest PSA samples for the regression-based EVPPI (a 20-function spline per parameter).
 MIN_EVPPI_SAMPLES = 50

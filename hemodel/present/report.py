@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, plots
-from .analysis import cea
-from .scenario.load import parameters, scenario_hash
-from .scenario.schema import Scenario
-from .scenario.sources import parameter_sources
+from .. import __version__
+from ..analysis import cea
+from ..scenario.load import parameters, scenario_hash
+from ..scenario.schema import Scenario
+from ..scenario.sources import parameter_sources
+from . import plots
 from .tables import incremental_table, summary_table
 
 CSS = """
@@ -105,7 +106,7 @@ def build(
     """Run what the report needs and write ``report.html`` and ``report.xlsx`` into ``out``.
 
     ``execution``: ``workers``, ``backend``, ``scheduler`` for every simulation and the PSA."""
-    from .run.simulation import simulate
+    from ..run.simulation import simulate
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -233,8 +234,8 @@ def _psa_section(scenario, samples, patients, seed, out, sheets, execution) -> s
 
 
 def _sweep_section(scenario, patients, seed, sheets, progress, execution) -> str:
-    from .analysis.sweep import analyse, expand, plot
-    from .run.simulation import simulate
+    from ..analysis.sweep import analyse, expand, plot
+    from ..run.simulation import simulate
 
     name = next(iter(scenario.sweeps))
     expanded, grid = expand(scenario, name)

@@ -194,7 +194,7 @@ def patient_timelines(
     progression seen on a scan and death. ``patients``/``events``: ``Results.patients`` and
     ``Results.events`` of a run with ``trace=True``.
     """
-    from .scenario.units import DAYS_PER_MONTH
+    from ..scenario.units import DAYS_PER_MONTH
 
     rows = patients[patients["strategy"] == strategy]
     if ids is not None:
@@ -265,7 +265,7 @@ def cost_breakdown(summary: pd.DataFrame, currency: str, ax: Axes | None = None)
     """Stacked bars of mean discounted cost per patient by category, one bar per strategy.
 
     ``summary``: :meth:`Results.summary` (columns ``cost_<category>``)."""
-    from .model.economics import COST_CATEGORIES
+    from ..model.economics import COST_CATEGORIES
 
     with style():
         ax = axes(ax)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .run.results import Results
+from ..run.results import Results
 
 
 def summary_table(results: Results) -> pd.DataFrame:
