@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_execution_arguments, add_scenario_arguments, execution, numbers
+from .arguments import add_execution_arguments, add_scenario_arguments, execution, numbers
 
 EXAMPLE = """examples:
   hemodel budget --incident 5000 --uptake 0.2,0.4,0.6,0.8,0.9 --years 5 --out budget/

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_scenario_arguments
+from .arguments import add_scenario_arguments
 
 EXAMPLE = """example:
   hemodel convergence scenarios/serena6_us.yaml --patients 5000 --strategy ctdna_q12w \\

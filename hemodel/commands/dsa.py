@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_execution_arguments, add_scenario_arguments, execution
+from .arguments import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """examples:
   hemodel dsa --comparison ctdna_q12w --patients 1000 --out dsa/

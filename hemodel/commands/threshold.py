@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_execution_arguments, add_scenario_arguments, execution, numbers
+from .arguments import add_execution_arguments, add_scenario_arguments, execution, numbers
 
 EXAMPLE = """examples:
   hemodel threshold --price camizestrant --wtp 100000,150000 --out threshold/

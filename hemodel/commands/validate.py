@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_execution_arguments, add_scenario_arguments, execution
+from .arguments import add_execution_arguments, add_scenario_arguments, execution
 
 EXAMPLE = """example:
   hemodel validate scenarios/serena6_us.yaml --out validation/serena6_us

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hemodel import cli
+from hemodel.commands import main as cli
 from hemodel.scenario.load import ScenarioError, load_scenario, scenario_hash
 
 ROOT = Path(__file__).resolve().parents[2]

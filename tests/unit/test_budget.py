@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from hemodel.analysis import budget
-from hemodel.cli import main
+from hemodel.commands.main import main
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import load_scenario
 from tests.unit.test_cli import TINY

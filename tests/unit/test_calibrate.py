@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hemodel.cli import main
+from hemodel.commands.main import main
 from hemodel.credibility.calibrate import (
     _from_free,
     _scale,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hemodel.cli import main
+from hemodel.commands.main import main
 from hemodel.scenario.load import default_scenario_path, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from hemodel.analysis.convergence import (
     report,
     running,
 )
-from hemodel.cli import main
+from hemodel.commands.main import main
 from hemodel.present.plots import save
 from hemodel.run.results import Results
 

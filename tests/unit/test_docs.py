@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hemodel.cli import COMMANDS, _parser, main
+from hemodel.commands.main import COMMANDS, _parser, main
 from hemodel.engine.des import OUTCOME_COLUMNS
 from hemodel.scenario.reference import PATIENT_COLUMNS, scenario_reference
 from hemodel.scenario.schema import Scenario

@@ -8,7 +8,7 @@ import matplotlib
 import pytest
 
 from hemodel.analysis import dsa
-from hemodel.cli import main
+from hemodel.commands.main import main
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
 

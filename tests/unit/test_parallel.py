@@ -404,7 +404,7 @@ def test_every_analysis_command_gives_the_same_table_on_two_processes(
     command, table, options, tmp_path
 ):
     """sweep, threshold, budget and dsa accept --workers/--backend and write the same bytes."""
-    from hemodel.cli import main
+    from hemodel.commands.main import main
 
     written = []
     for name, extra in (("serial", ["--workers", "1"]), ("pool", ["--workers", "2"])):

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from hemodel.analysis.psa import draw_parameters, run_psa, uncertain_parameters
-from hemodel.cli import main
+from hemodel.commands.main import main
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
 

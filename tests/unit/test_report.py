@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from hemodel.cli import main
+from hemodel.commands.main import main
 
 from ..conftest import ROOT
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from hemodel.analysis.sweep import analyse, expand
-from hemodel.cli import main
+from hemodel.commands.main import main
 from hemodel.scenario.load import ScenarioError, scenario_from_dict
 
 from ..conftest import ROOT, tiny_dict

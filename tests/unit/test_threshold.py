@@ -10,7 +10,7 @@ import pytest
 
 from hemodel.analysis import threshold as th
 from hemodel.analysis.cea import incremental_analysis
-from hemodel.cli import main
+from hemodel.commands.main import main
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import load_scenario, with_values
 from tests.unit.test_cli import TINY

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hemodel.cli import main
+from hemodel.commands.main import main
 from hemodel.credibility.trial import TrialDesign, run_trial
 from hemodel.credibility.validate import (
     Measure,

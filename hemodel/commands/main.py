@@ -12,9 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .commands import add_execution_arguments, add_scenario_arguments, execution
-from .scenario.load import ScenarioError, load_scenario, resolve_path, scenario_hash
+from .. import __version__
+from ..scenario.load import ScenarioError, load_scenario, resolve_path, scenario_hash
+from .arguments import add_execution_arguments, add_scenario_arguments, execution
 
 EXIT_INVALID = 2
 
@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     import pandas as pd
 
-    from .present.tables import incremental_table, summary_table
-    from .run.simulation import simulate
+    from ..present.tables import incremental_table, summary_table
+    from ..run.simulation import simulate
 
     path = resolve_path(args.scenario)
     scenario = load_scenario(path)
@@ -144,7 +144,7 @@ def _check(args) -> int:
 
 
 def _schema(args) -> int:
-    from .scenario.schema import Scenario
+    from ..scenario.schema import Scenario
 
     print(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
     return 0
