@@ -18,7 +18,7 @@ import time
 
 
 def measure(patients: int) -> dict:
-    import hemodel.model.inputs.random as rnd
+    import hemodel.model.random as rnd
 
     from hemodel import load_scenario, simulate
 

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from ..model.economics import COST_CATEGORIES
 from ..scenario.schema import Scenario
@@ -180,51 +179,3 @@ def run_budget_impact(
         costs, scenario.reference, incident, uptake, years, strategies, scenario.currency
     )
     return table, costs
-
-
-# ------------------------------------------------------------------------- plot
-#: One colour per cost category (Okabe-Ito plus grey for the ninth).
-_CATEGORY_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-                     "#000000", "#999999")  # fmt: skip
-
-
-def budget_plot(
-    table: pd.DataFrame, strategy: str, subtitle: str = "", ax: Axes | None = None
-) -> Axes:
-    """Stacked bars of the budget impact by cost category per calendar year for one
-    strategy (increases above zero, savings below), with the net impact marked."""
-    from ..present.plots import axes, money, style
-
-    t = table[table["strategy"] == strategy]
-    if t.empty:
-        raise ValueError(f"no budget impact rows for strategy {strategy!r}")
-    cur = t["currency"].iloc[0]
-    wide = t.pivot(index="year", columns="category", values="impact")
-    categories = [c for c in dict.fromkeys(t["category"]) if (wide[c].abs() > 0).any()]
-    colours = dict(zip(dict.fromkeys(t["category"]), _CATEGORY_COLOURS * 2, strict=False))
-    years = wide.index.to_numpy()
-    with style():
-        ax = axes(ax)
-        up, down = np.zeros(len(years)), np.zeros(len(years))
-        for c in categories:
-            v = wide[c].to_numpy(float)
-            bottom = np.where(v >= 0, up, down)
-            ax.bar(years, v, bottom=bottom, color=colours[c], width=0.65,
-                   label=c.replace("_", " "))  # fmt: skip
-            up += np.where(v >= 0, v, 0)
-            down += np.where(v < 0, v, 0)
-        net = wide.sum(axis=1).to_numpy(float)
-        ax.plot(years, net, "D", color="black", ms=6, label="net impact")
-        for x, y in zip(years, net, strict=True):
-            ax.annotate(f"{cur} {y / 1e6:,.1f}M", (x, y), textcoords="offset points", xytext=(0, 7),
-                        ha="center", fontsize=8, fontweight="bold")  # fmt: skip
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xticks(years, [f"Year {y}" for y in years])
-        ax.grid(axis="x", visible=False)
-        ax.yaxis.set_major_formatter(money(cur))
-        ax.set_xlabel("Calendar year after adoption")
-        ax.set_ylabel(f"Budget impact ({cur} per year, undiscounted)")
-        title = f"Budget impact of {strategy} vs {t['reference'].iloc[0]}"
-        ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
-        return ax

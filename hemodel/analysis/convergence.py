@@ -181,54 +181,6 @@ def ranking(results: Results, wtp: float) -> dict:
     }
 
 
-def plot(conv: Convergence, order=None):
-    """Two panels: running mean INMB with its 95% band (top); standard error against patients,
-    log-log, with the target precision and the patients needed for it (bottom)."""
-    import matplotlib.pyplot as plt
-
-    from ..present import plots
-
-    names = list(dict.fromkeys(conv.trace["strategy"]))
-    colours = plots.strategy_colours(order or [conv.reference, *names])
-    trace = conv.trace[conv.trace["patients"] >= min(10, conv.trace["patients"].max() // 4)]
-    settled = trace[trace["patients"] >= trace["patients"].max() / 20]
-    with plots.style():
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 7.6), sharex=True)
-        for name, g in trace.groupby("strategy", sort=False):
-            col = colours[name]
-            top.plot(g["patients"], g["mean"], color=col, lw=1.6, label=name)
-            top.fill_between(g["patients"], g["low"], g["high"], color=col, alpha=0.15, lw=0)
-            bottom.plot(g["patients"], g["se"], color=col, lw=1.6, label=name)
-        for _, row in conv.summary.iterrows():  # projected se = sd/√n up to the patients needed
-            n = np.geomspace(row["patients"], max(row["patients_for_precision"], row["patients"]))
-            sd, col = row["sd_per_patient"], colours[row["strategy"]]
-            bottom.plot(n, sd / np.sqrt(n), color=col, lw=1, ls="--", alpha=0.7)
-        lo, hi = settled["low"].min(), settled["high"].max()
-        pad = 0.15 * (hi - lo) if hi > lo else 1.0
-        top.set_ylim(min(lo, 0) - pad, max(hi, 0) + pad)
-        top.axhline(0, color="grey", lw=0.8)
-        top.set_xscale("log")
-        top.yaxis.set_major_formatter(plots.money(conv.currency))
-        top.set_ylabel(f"Mean INMB ({conv.currency}, 95% band)")
-        top.set_title(
-            f"Convergence of incremental NMB vs {conv.reference} "
-            f"(WTP {conv.currency} {conv.wtp:,.0f}/QALY)"
-        )
-        top.legend(loc="best", ncols=2 if len(names) > 3 else 1)
-        bottom.set_yscale("log")
-        target = bottom.axhline(conv.precision, color="black", ls="--", lw=1, label="target SE")
-        for _, row in conv.summary.iterrows():
-            bottom.axvline(
-                row["patients_for_precision"], color=colours[row["strategy"]], ls=":", lw=1.2
-            )
-        bottom.yaxis.set_major_formatter(plots.money(conv.currency))
-        bottom.set_xlabel("Patients (log scale; dashed: projected SE, dotted: patients needed)")
-        bottom.set_ylabel(f"Standard error of mean INMB ({conv.currency})")
-        bottom.legend(handles=[target], loc="upper right")
-        fig.tight_layout()
-    return top
-
-
 def report(conv: Convergence) -> str:
     """Plain-text summary of the patients needed."""
     cur = conv.currency

@@ -13,7 +13,6 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ..present import plots
 from ..scenario.load import Problem, ScenarioError, scenario_from_dict
 from ..scenario.schema import Scenario
 from . import cea
@@ -110,40 +109,3 @@ def analyse(summary: pd.DataFrame, grid: pd.DataFrame, wtps) -> dict[str, pd.Dat
     best = nmb.loc[nmb.groupby("wtp")["nmb"].idxmax(), ["wtp", "strategy", "nmb"]]
     best = best.merge(grid, on="strategy", how="left").reset_index(drop=True)
     return {"frontier": frontier, "optimal": best}
-
-
-def plot(table: pd.DataFrame, currency: str, wtp: float, reference: tuple[float, float], axes=None):
-    """Cost, QALYs and incremental NMB at ``wtp`` against the testing interval, one line per
-    assay / switch timing / start. ``table``: grid rows with cost and qaly; ``reference``:
-    the reference strategy's (cost, qaly), drawn as a dashed line. Returns the Axes."""
-    import matplotlib.pyplot as plt
-
-    ref_cost, ref_qaly = reference
-    with plots.style():
-        if axes is None:
-            _, axes = plt.subplots(1, 3, figsize=(14, 4.4), gridspec_kw={"wspace": 0.45})
-        table = table.assign(inmb=wtp * (table["qaly"] - ref_qaly) - (table["cost"] - ref_cost))
-        keys = list(
-            dict.fromkeys(zip(table["assay"], table["when"], table["start_weeks"], strict=True))
-        )
-        colours = plots.strategy_colours(keys)
-        for key, g in table.groupby(["assay", "when", "start_weeks"], sort=False):
-            g = g.sort_values("every_weeks")
-            label = f"{key[0]}, switch {key[1].replace('_', ' ')}, from week {key[2]:g}"
-            for ax, col in zip(axes, ("cost", "qaly", "inmb"), strict=True):
-                ax.plot(g["every_weeks"], g[col], marker="o", color=colours[key], label=label)
-        for ax, level in zip(axes, (ref_cost, ref_qaly, 0.0), strict=True):
-            ax.axhline(level, color="grey", ls="--", lw=1, label="reference strategy")
-        titles = (
-            f"Mean cost ({currency}, disc.)",
-            "Mean QALYs (disc.)",
-            f"Incremental NMB at {currency} {wtp:,.0f}/QALY",
-        )
-        for ax, title in zip(axes, titles, strict=True):
-            ax.set_xlabel("Testing interval (weeks)")
-            ax.set_title(title, fontsize=10.5)
-        axes[0].yaxis.set_major_formatter(plots.money(currency))
-        axes[2].yaxis.set_major_formatter(plots.money(currency))
-        axes[1].set_ylabel("QALYs per patient")
-        axes[2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        return axes

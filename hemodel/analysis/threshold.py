@@ -24,7 +24,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from ..scenario.load import parameters, with_values
 from ..scenario.schema import Scenario
@@ -265,51 +264,3 @@ def frontier_prices(
     never = f"not preferred at any price >= {min_price:,.0f}"
     out["note"] = np.where(out["price_from"].isna(), never, "")
     return out
-
-
-# ------------------------------------------------------------------------- plot
-def icer_price_plot(
-    lines: pd.DataFrame,
-    wtp: float | Sequence[float],
-    reference: str | None = None,
-    label: str | None = None,
-    ax: Axes | None = None,
-) -> Axes:
-    """ICER against the reference as a function of price, one line per strategy whose cost
-    depends on the price, with each WTP (dashed) and each threshold price (dot) marked."""
-    from ..present.plots import axes, money, strategy_colours, style
-
-    reference = reference or str(lines["reference"].iloc[0])
-    thr = threshold_prices(lines, wtp, reference)
-    thr = thr[(thr["inc_cost_per_price_unit"] != 0) & (thr["inc_qaly"] > 0)]
-    cur, unit = lines["currency"].iloc[0], lines["price_unit"].iloc[0]
-    base = float(lines["base_price"].iloc[0])
-    label = label or lines["price_parameter"].iloc[0]
-    stars = thr["threshold_price"].to_numpy(float)
-    lo = min(0.0, 1.1 * stars.min()) if stars.size else 0.0
-    hi = max(2.0 * base, 1.1 * stars.max() if stars.size else 0.0, 1.0)
-    grid = np.linspace(lo, hi, 200)
-    colours = strategy_colours(lines["strategy"])
-    with style():
-        ax = axes(ax)
-        for name, g in thr.groupby("strategy", sort=False):
-            s = g.iloc[0]
-            icer = (s["inc_cost_at_zero"] + s["inc_cost_per_price_unit"] * grid) / s["inc_qaly"]
-            ax.plot(grid, icer, color=colours[name], lw=1.8, label=name)
-            ax.scatter(g["threshold_price"], g["wtp"], color=colours[name], s=36, zorder=3,
-                       edgecolors="black", linewidths=0.6)  # fmt: skip
-        for w, ls in zip(_wtps(lines, wtp), ("--", "-.", ":", (0, (5, 1))), strict=False):
-            ax.axhline(w, color="black", ls=ls, lw=1, label=f"WTP {cur} {w:,.0f}/QALY")
-        ax.axvline(base, color="grey", lw=1.5, alpha=0.7, label=f"base price {cur} {base:,.0f}")
-        if lo < 0:
-            ax.axvspan(lo, 0, color="grey", alpha=0.12, lw=0, label="negative price (unattainable)")
-        ax.set_xlim(lo, hi)
-        ax.xaxis.set_major_formatter(money(cur))
-        ax.yaxis.set_major_formatter(money(cur))
-        ax.set_xlabel(f"Price of {label} ({unit})")
-        ax.set_ylabel(f"ICER vs {reference} ({cur} per QALY)")
-        ax.set_title(f"Threshold price of {label}\n(dots: price at which ICER = WTP)")
-        ax.legend(loc="upper left", fontsize=8)
-        for t in ax.get_xticklabels():
-            t.set_rotation(20)
-        return ax

@@ -54,6 +54,7 @@ def run(args) -> int:
     import pandas as pd
 
     from ..analysis import budget
+    from ..present.payer_plots import budget_plot
     from ..present.plots import save
     from ..scenario.load import load_scenario, resolve_path
 
@@ -98,7 +99,7 @@ def run(args) -> int:
     pngs = []
     for s in dict.fromkeys(table["strategy"]):
         name = f"budget_{s}.png"
-        save(budget.budget_plot(table, s, subtitle), args.out / name)
+        save(budget_plot(table, s, subtitle), args.out / name)
         pngs.append(name)
     pop = ", ".join(f"{a:,.0f} × {b:.0%}" for a, b in zip(n, u, strict=True))
     print(

@@ -46,8 +46,9 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from ..analysis.convergence import convergence, plot, report
+    from ..analysis.convergence import convergence, report
     from ..present import plots
+    from ..present.credibility_plots import convergence_plot
     from ..run.simulation import simulate
     from ..scenario.load import load_scenario, resolve_path
 
@@ -86,6 +87,6 @@ def run(args) -> int:
     summary.insert(1, "currency", conv.currency)
     summary.insert(2, "wtp_per_qaly", conv.wtp)
     summary.to_csv(out / "convergence_summary.csv", index=False)
-    plots.save(plot(conv, order=list(scenario.strategies)), out / "convergence.png")
+    plots.save(convergence_plot(conv, order=list(scenario.strategies)), out / "convergence.png")
     print(f"\nWrote convergence.csv, convergence_summary.csv and convergence.png to {out}")
     return 0

@@ -18,7 +18,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..scenario.reference import scenario_reference
+    from ..present.reference import scenario_reference
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(scenario_reference())

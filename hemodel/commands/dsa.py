@@ -65,6 +65,8 @@ def run(args) -> int:
 
     from ..analysis import dsa
     from ..present.plots import save
+    from ..present.sensitivity_plots import heatmap, tornado
+    from ..present.tables import short_number
     from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)
@@ -94,11 +96,11 @@ def run(args) -> int:
     # files first, so they exist even if the printed output is cut short (e.g. piped to head)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "dsa.csv", index=False)
-    save(dsa.tornado(table, top=args.top), args.out / "tornado.png")
+    save(tornado(table, top=args.top), args.out / "tornado.png")
     written = ["dsa.csv", "tornado.png"]
     if grid is not None:
         grid.to_csv(args.out / "dsa_two_way.csv", index=False)
-        save(dsa.heatmap(grid), args.out / "two_way.png")
+        save(heatmap(grid), args.out / "two_way.png")
         written += ["dsa_two_way.csv", "two_way.png"]
     first = table.iloc[0]
     cur, wtp = scenario.currency, float(first["wtp"])
@@ -115,8 +117,8 @@ def run(args) -> int:
     shown = pd.DataFrame(
         {
             "Parameter": table["parameter"],
-            "Low": table["low"].map(dsa.short_number),
-            "High": table["high"].map(dsa.short_number),
+            "Low": table["low"].map(short_number),
+            "High": table["high"].map(short_number),
             "Unit": table["unit"],
             f"At low ({cur})": table["outcome_low"].map("{:,.0f}".format),
             f"At high ({cur})": table["outcome_high"].map("{:,.0f}".format),
@@ -129,8 +131,8 @@ def run(args) -> int:
     if grid is not None:
         wide = grid.pivot(index="y_value", columns="x_value", values="outcome")
         # parameter values as themselves (4 significant digits), not rounded like the outcome
-        wide.index = wide.index.map(lambda v: dsa.short_number(v, 4))
-        wide.columns = wide.columns.map(lambda v: dsa.short_number(v, 4))
+        wide.index = wide.index.map(lambda v: short_number(v, 4))
+        wide.columns = wide.columns.map(lambda v: short_number(v, 4))
         wide.index.name, wide.columns.name = args.two_way[1], args.two_way[0]
         print(f"\nTwo-way: {what}; rows {args.two_way[1]}, columns {args.two_way[0]}")
         with pd.option_context("display.width", 250, "display.float_format", "{:,.0f}".format):

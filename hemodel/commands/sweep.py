@@ -37,8 +37,9 @@ def run(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from ..analysis.sweep import analyse, expand, plot
+    from ..analysis.sweep import analyse, expand
     from ..present import plots
+    from ..present.payer_plots import sweep_plot
     from ..run.simulation import simulate
     from ..scenario.load import load_scenario, resolve_path
 
@@ -72,7 +73,7 @@ def run(args) -> int:
     table.assign(currency=cur).to_csv(args.out / "sweep.csv", index=False)
     out["optimal"].assign(currency=cur).to_csv(args.out / "sweep_optimal.csv", index=False)
     ref = summary.set_index("strategy").loc[scenario.reference]
-    axes = plot(table, cur, wtps[0], (ref["cost"], ref["qaly"]))
+    axes = sweep_plot(table, cur, wtps[0], (ref["cost"], ref["qaly"]))
     plots.save(axes[0], args.out / "sweep.png")
 
     show = table.sort_values("every_weeks")[

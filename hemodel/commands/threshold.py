@@ -49,6 +49,7 @@ def run(args) -> int:
     import pandas as pd
 
     from ..analysis import threshold as th
+    from ..present.payer_plots import icer_price_plot
     from ..present.plots import save
     from ..scenario.load import load_scenario, resolve_path
 
@@ -82,7 +83,7 @@ def run(args) -> int:
     lines.to_csv(args.out / "price_lines.csv", index=False)
     prices.to_csv(args.out / "threshold_prices.csv", index=False)
     frontier.to_csv(args.out / "threshold_frontier.csv", index=False)
-    save(th.icer_price_plot(lines, wtps, label=label), args.out / "threshold_price.png")
+    save(icer_price_plot(lines, wtps, label=label), args.out / "threshold_price.png")
     print(
         f"{scenario.name}: threshold price of {label} ({lines['price_parameter'].iloc[0]})\n"
         f"{args.patients:,} patients, seed {args.seed}; discounted costs and QALYs per patient; "

@@ -43,7 +43,8 @@ def run(args) -> int:
     import pandas as pd
 
     from ..credibility.trial import TrialDesign
-    from ..credibility.validate import format_funnel, format_targets, km_plot, validate
+    from ..credibility.validate import format_funnel, format_targets, validate
+    from ..present.credibility_plots import km_plot
     from ..scenario.load import load_scenario, resolve_path
 
     path = resolve_path(args.scenario)

@@ -36,6 +36,7 @@ from ..model.cohort import Cohort, draw_cohort
 from ..model.inputs import ModelInputs, StrategyPlan, build_inputs
 from ..scenario.load import scenario_from_dict
 from ..scenario.schema import Scenario
+from ..scenario.targets import ARMS, LANDMARKS_MONTHS
 from ..scenario.units import DAYS_PER_MONTH
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 #: Patients per task when an arm of the trial runs on several workers.
 CHUNK = 2000
 
-ARMS = ("switch", "continue")
 _PLACEBO = "trial_placebo"
 
 
@@ -66,7 +66,7 @@ class TrialDesign:
     start_months: float = 6.0
     assay: str | None = None
     therapy: str | None = None
-    landmarks_months: tuple[float, ...] = (6.0, 12.0, 24.0)
+    landmarks_months: tuple[float, ...] = LANDMARKS_MONTHS
     follow_up_months: float | None = 12.6
 
     @property

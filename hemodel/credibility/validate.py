@@ -28,52 +28,13 @@ import numpy as np
 import pandas as pd
 
 from ..run.parallel import Executor
-from .trial import ARMS, TrialDesign, TrialRun
-
-TRIAL = "serena6"
-_LANDMARKS = TrialDesign().landmarks_months
-
-
-def _trial_quantities() -> dict[str, str]:
-    q: dict[str, str] = {}
-    for arm in ARMS:
-        q[f"pfs_median_months.{arm}"] = f"KM median PFS from randomisation, {arm} arm (months)"
-    q["pfs_hazard_ratio"] = "Cox hazard ratio of PFS, switch vs continue (robust CI)"
-    for t in _LANDMARKS:
-        for arm in ARMS:
-            q[f"pfs_at_{t:g}_months.{arm}"] = f"KM PFS probability {t:g} months after "
-            q[f"pfs_at_{t:g}_months.{arm}"] += f"randomisation, {arm} arm"
-    for what in ("pfs2", "os"):
-        for arm in ARMS:
-            q[f"{what}_median_months.{arm}"] = f"KM median {what.upper()} from randomisation, "
-            q[f"{what}_median_months.{arm}"] += f"{arm} arm (months, complete follow-up)"
-    q["cumulative_detection"] = (
-        "fraction of patients who completed surveillance with >= 1 positive ctDNA test"
-    )
-    q["detection_without_progression"] = (
-        "fraction of patients who completed surveillance randomised (positive result while "
-        "progression-free and alive)"
-    )
-    q["randomised_of_detected"] = "fraction of detected patients who were randomised"
-    return {f"{TRIAL}.{k}": v for k, v in q.items()}
-
-
-#: Quantities measured in the virtual trial: name → description.
-TRIAL_QUANTITIES: dict[str, str] = _trial_quantities()
-#: Quantities measured per strategy, named ``<strategy>.<quantity>``.
-STRATEGY_QUANTITIES: dict[str, str] = {
-    "pfs_median_months": "KM median first-line PFS (detected progression or death) from "
-    "first-line start, whole cohort (months)",
-    "os_median_months": "KM median overall survival from first-line start, whole cohort (months)",
-}
-
-
-def available_quantities(scenario=None) -> list[str]:
-    """Names a scenario's ``targets:`` may use (strategy quantities for its strategies)."""
-    names = list(TRIAL_QUANTITIES)
-    for strategy in scenario.strategies if scenario is not None else ():
-        names += [f"{strategy}.{q}" for q in STRATEGY_QUANTITIES]
-    return names
+from ..scenario.targets import (
+    ARMS,
+    TRIAL,
+    TRIAL_QUANTITIES,
+    available_quantities,
+)
+from .trial import TrialDesign, TrialRun
 
 
 # --------------------------------------------------------------------------------------
@@ -90,7 +51,9 @@ class Measure:
     n: int = 0
 
 
-def _kmf(durations, events):
+def kaplan_meier(durations, events):
+    """A fitted lifelines ``KaplanMeierFitter`` (durations in any time unit; events true
+    for an event, false for censoring)."""
     from lifelines import KaplanMeierFitter
 
     return KaplanMeierFitter().fit(
@@ -135,7 +98,7 @@ def km_median(durations, events, width: float = 0.0) -> Measure:
     """KM median (lifelines) with its CI; ``smooth`` = :func:`spread_median` over ``width``."""
     from lifelines.utils import median_survival_times
 
-    kmf = _kmf(durations, events)
+    kmf = kaplan_meier(durations, events)
     ci = median_survival_times(kmf.confidence_interval_)
     return Measure(
         value=float(kmf.median_survival_time_),
@@ -148,7 +111,7 @@ def km_median(durations, events, width: float = 0.0) -> Measure:
 
 def km_landmark(durations, events, at: float) -> Measure:
     """KM survival probability at time ``at`` with its pointwise 95% CI."""
-    kmf = _kmf(durations, events)
+    kmf = kaplan_meier(durations, events)
     s = float(kmf.survival_function_at_times(at).iloc[0])
     band = kmf.confidence_interval_survival_function_.loc[:at]
     return Measure(s, float(band.iloc[-1, 0]), float(band.iloc[-1, 1]), s, len(kmf.durations))
@@ -413,49 +376,3 @@ def format_funnel(run: TrialRun) -> str:
         f"{f['false_positive_randomised']:,} on a false positive)",
     ]
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------------------
-# Plot
-# --------------------------------------------------------------------------------------
-def km_plot(validation: Validation, path, scenario=None):
-    """KM curves of PFS from randomisation in both arms, trial medians (and CIs) marked."""
-    from ..present.plots import save, strategy_colours, style
-
-    run = validation.trial
-    r = run.randomised
-    targets = scenario.targets if scenario is not None else {}
-    colours = strategy_colours(ARMS)
-    with style():
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots()
-        for arm in ARMS:
-            g = r[r["arm"] == arm]
-            kmf = _kmf(g["pfs_months"], g["pfs_event"])
-            m = validation.measures[f"{TRIAL}.pfs_median_months.{arm}"]
-            label = f"{arm} (simulated, n = {len(g):,}): median {m.value:.1f} months"
-            kmf.plot_survival_function(ax=ax, color=colours[arm], ci_show=True, label=label)
-            target = targets.get(f"{TRIAL}.pfs_median_months.{arm}")
-            if target is not None:
-                ax.plot([target.value] * 2, [0, 0.5], color=colours[arm], ls=":", lw=1.5)
-                lo, hi = target_range(target) or (target.value, target.value)
-                ax.errorbar(
-                    target.value, 0.5, xerr=[[target.value - lo], [hi - target.value]],
-                    fmt="D", color=colours[arm], mec="black", capsize=4,
-                    label=f"{arm}: trial median {target.value:g} ({lo:g}–{hi:g})",
-                )  # fmt: skip
-        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-        hr = validation.measures[f"{TRIAL}.pfs_hazard_ratio"]
-        ax.text(
-            0.98, 0.6, f"simulated HR {hr.value:.2f} ({hr.low:.2f}–{hr.high:.2f})",
-            transform=ax.transAxes, ha="right",
-        )  # fmt: skip
-        ax.set_xlim(0, max(30.0, 2.2 * (run.design.follow_up_months or 15)))
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("Months from randomisation")
-        ax.set_ylabel("Progression-free survival (imaging-detected)")
-        ax.set_title(f"Virtual {run.design.title}: PFS from randomisation")
-        ax.legend(loc="upper right", fontsize=8.5)
-        save(ax, path)
-    return path

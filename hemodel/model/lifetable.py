@@ -16,12 +16,6 @@ from ..scenario.units import DAYS_PER_YEAR
 _MAX_AGE = 120
 
 
-def available_tables() -> list[str]:
-    """Names of the bundled life tables (files ``hemodel/data/<name>.csv``)."""
-    folder = resources.files("hemodel") / "data"
-    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".csv"))
-
-
 @lru_cache(maxsize=8)
 def annual_hazards(name: str) -> np.ndarray:
     """Hazard per year, ``-ln(1 - qx)``, for ages 0..119 (death is certain at 120)."""

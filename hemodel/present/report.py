@@ -234,8 +234,9 @@ def _psa_section(scenario, samples, patients, seed, out, sheets, execution) -> s
 
 
 def _sweep_section(scenario, patients, seed, sheets, progress, execution) -> str:
-    from ..analysis.sweep import analyse, expand, plot
+    from ..analysis.sweep import analyse, expand
     from ..run.simulation import simulate
+    from .payer_plots import sweep_plot
 
     name = next(iter(scenario.sweeps))
     expanded, grid = expand(scenario, name)
@@ -247,7 +248,7 @@ def _sweep_section(scenario, patients, seed, sheets, progress, execution) -> str
     result = analyse(res, grid, wtps)
     sheets.update(sweep=table, sweep_optimal=result["optimal"])
     ref = res.set_index("strategy").loc[scenario.reference]
-    axes = plot(table, scenario.currency, wtps[0], (ref["cost"], ref["qaly"]))
+    axes = sweep_plot(table, scenario.currency, wtps[0], (ref["cost"], ref["qaly"]))
     return _section(f"Testing-interval sweep '{name}'", _table(result["optimal"]) + _png(axes[0]))
 
 

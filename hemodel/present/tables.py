@@ -43,6 +43,12 @@ def incremental_table(results: Results) -> pd.DataFrame:
     return out
 
 
+def short_number(x: float, digits: int = 3) -> str:
+    """``25,000``, ``12.5``, ``0.316``: thousands separators, ``digits`` significant digits
+    below 100."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.{digits}g}"
+
+
 def _icer_text(value: float, note: str) -> str:
     """The ICER with its note: a ratio, a ratio with a caveat, or only the note."""
     if note == "":

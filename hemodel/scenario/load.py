@@ -11,16 +11,17 @@ import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .bundled import available_tables, bundled_names, bundled_path, default_scenario_path
 from .problems import Loc, Problem, ScenarioError, _dotted, problem_from_error
 from .quantities import Param
 from .schema import Scenario
+from .targets import available_quantities
 
 __all__ = [
     "Problem",
@@ -180,7 +181,7 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> _Doc:
         raise _fail(*where, ("extends",), "must name another scenario file, e.g. tiny.yaml")
     parent_path = (path.parent / parent).resolve()
     if not parent_path.exists():
-        bundled = _bundled(parent)
+        bundled = bundled_path(parent)
         if bundled is None:
             msg = f"file {parent!r} not found (looked for {parent_path}; paths are relative to "
             msg += "the folder of the file that extends; bundled scenarios: "
@@ -223,13 +224,9 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
                 out.append((loc, "testing at progression needs a 'targeted_second_line' section"))
     table = s.cohort.background_mortality.life_table
     if table is not None:
-        from ..model.lifetable import available_tables
-
         loc = ("cohort", "background_mortality", "life_table")
         need(loc, "life table", table, available_tables(), "bundled tables")
     if s.targets:
-        from ..credibility.validate import available_quantities
-
         known = available_quantities(s)
         for name in s.targets:
             need(("targets", name), "target quantity", name, known, "measured quantities")
@@ -262,17 +259,6 @@ def _joint_uncertainty(s: Scenario, need) -> list[tuple[Loc, str]]:
 # --------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------
-DEFAULT_SCENARIO = "serena6_us.yaml"
-
-
-def default_scenario_path() -> Path:
-    """Path of the default scenario, from an installed wheel or a source checkout."""
-    try:
-        return Path(str(resources.files("hemodel.scenarios") / DEFAULT_SCENARIO))
-    except ModuleNotFoundError:  # a checkout, or an editable install (no hemodel.scenarios)
-        return Path(__file__).resolve().parents[2] / "scenarios" / DEFAULT_SCENARIO
-
-
 def _validate(data: Any, lines: dict, file: str) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
@@ -305,22 +291,8 @@ def resolve_path(path: str | Path | None) -> Path:
         return default_scenario_path()
     path = Path(path)
     if not path.exists():
-        return _bundled(path) or path
+        return bundled_path(path) or path
     return path
-
-
-def bundled_names() -> list[str]:
-    """Names of the scenarios shipped with hemodel (``serena6_us``, ``tiny``, ...)."""
-    return sorted(p.stem for p in default_scenario_path().parent.glob("*.yaml"))
-
-
-def _bundled(name: str | Path) -> Path | None:
-    """The bundled scenario called ``name`` (``tiny`` or ``tiny.yaml``), if there is one."""
-    name = Path(name)
-    if name.parent != Path("."):
-        return None
-    bundled = default_scenario_path().parent / name.with_suffix(".yaml").name
-    return bundled if bundled.exists() else None
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:

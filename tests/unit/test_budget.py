@@ -8,6 +8,7 @@ import pytest
 
 from hemodel.analysis import budget
 from hemodel.commands.main import main
+from hemodel.present.payer_plots import budget_plot
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import load_scenario
 from tests.unit.test_cli import TINY
@@ -120,7 +121,7 @@ def test_budget_plot(tmp_path):
     from hemodel.present.plots import save
 
     t = budget.budget_impact(PER_PATIENT, "ref", [10, 20, 30], [0.5, 1.0, 0.0], 3, currency="USD")
-    ax = budget.budget_plot(t, "new", "10-30 incident patients")
+    ax = budget_plot(t, "new", "10-30 incident patients")
     assert "new vs ref" in ax.get_title() and "undiscounted" in ax.get_ylabel()
     assert "USD" in ax.get_ylabel()
     save(ax, tmp_path / "b.png")

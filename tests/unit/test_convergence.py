@@ -13,11 +13,11 @@ from hemodel.analysis.convergence import (
     convergence,
     patients_needed,
     per_patient_inmb,
-    plot,
     report,
     running,
 )
 from hemodel.commands.main import main
+from hemodel.present.credibility_plots import convergence_plot
 from hemodel.present.plots import save
 from hemodel.run.results import Results
 
@@ -107,7 +107,7 @@ def test_first_n_patients_of_a_longer_run_give_the_same_trace():
 
 def test_plot_and_subcommand(tmp_path, capsys):
     res = simulate(TINY, patients=80)
-    save(plot(convergence(res)), tmp_path / "c.png")
+    save(convergence_plot(convergence(res)), tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 10_000
     out = tmp_path / "out"
     code = main(

@@ -6,7 +6,7 @@ import pytest
 
 from hemodel.commands.main import COMMANDS, _parser, main
 from hemodel.engine.des import OUTCOME_COLUMNS
-from hemodel.scenario.reference import PATIENT_COLUMNS, scenario_reference
+from hemodel.present.reference import PATIENT_COLUMNS, scenario_reference
 from hemodel.scenario.schema import Scenario
 
 from ..conftest import ROOT

@@ -9,6 +9,7 @@ import pytest
 
 from hemodel.analysis import dsa
 from hemodel.commands.main import main
+from hemodel.present.sensitivity_plots import heatmap, tornado
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
 
@@ -127,7 +128,7 @@ def test_two_way_grid_matches_one_way_on_the_base_row(scenario, table):
 def test_plots_return_axes_with_units(scenario, table, tmp_path):
     from hemodel.present.plots import save
 
-    ax = dsa.tornado(table, top=3)
+    ax = tornado(table, top=3)
     assert "blood_test_q12w vs imaging_only" in ax.get_title()
     assert "USD" in ax.get_xlabel() and len(ax.get_yticklabels()) == 3
     save(ax, tmp_path / "t.png")
@@ -135,7 +136,7 @@ def test_plots_return_axes_with_units(scenario, table, tmp_path):
         scenario, COMPARISON, "switch_therapies.new_drug.cost", "costs.imaging", steps=2,
         patients=50, seed=SEED,
     )  # fmt: skip
-    ax = dsa.heatmap(grid)
+    ax = heatmap(grid)
     assert ax.get_xlabel() == "switch_therapies.new_drug.cost (USD per month)"
     assert ax.get_ylabel() == "costs.imaging (USD)"
     save(ax, tmp_path / "h.png")

@@ -322,7 +322,7 @@ def test_simulate_resumes_too(reference_sim, tmp_path, monkeypatch):
 def test_resume_after_the_process_is_killed(reference, tmp_path):
     script = textwrap.dedent(f"""
         import time
-        from hemodel import psa
+        from hemodel.analysis import psa
         from hemodel.run.checkpoint import Checkpoint
         from tests.unit.test_parallel import run
         save = Checkpoint.save

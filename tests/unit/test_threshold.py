@@ -11,6 +11,7 @@ import pytest
 from hemodel.analysis import threshold as th
 from hemodel.analysis.cea import incremental_analysis
 from hemodel.commands.main import main
+from hemodel.present.payer_plots import icer_price_plot
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import load_scenario, with_values
 from tests.unit.test_cli import TINY
@@ -145,7 +146,7 @@ def test_frontier_agrees_with_incremental_analysis_on_the_model(lines):
 def test_icer_price_plot(lines, tmp_path):
     from hemodel.present.plots import save
 
-    ax = th.icer_price_plot(lines, [100_000, 400_000], label="new_drug")
+    ax = icer_price_plot(lines, [100_000, 400_000], label="new_drug")
     assert ax.get_xlabel() == "Price of new_drug (USD per month)"
     assert "USD per QALY" in ax.get_ylabel() and "new_drug" in ax.get_title()
     save(ax, tmp_path / "p.png")

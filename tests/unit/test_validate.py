@@ -15,7 +15,6 @@ from hemodel.commands.main import main
 from hemodel.credibility.trial import TrialDesign, run_trial
 from hemodel.credibility.validate import (
     Measure,
-    available_quantities,
     km_median,
     measure,
     passes,
@@ -26,6 +25,7 @@ from hemodel.credibility.validate import (
 )
 from hemodel.scenario.load import ScenarioError, load_scenario, scenario_from_dict
 from hemodel.scenario.schema import Target
+from hemodel.scenario.targets import available_quantities
 from hemodel.scenario.units import DAYS_PER_MONTH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,6 +188,15 @@ def test_trial_table_lets_reviewers_recompute_the_medians(tiny_run):
         g = r[r["arm"] == arm]
         m = km_median(g["pfs_months"], g["pfs_event"])
         assert ms[f"serena6.pfs_median_months.{arm}"].value == m.value
+
+
+def test_the_trial_measures_exactly_the_quantities_a_scenario_may_target(tiny_run):
+    """``hemodel.scenario.targets`` names what scenario checking accepts without running;
+    the virtual trial must measure those and no others."""
+    from hemodel.credibility.validate import measure_trial
+    from hemodel.scenario.targets import TRIAL_QUANTITIES
+
+    assert sorted(measure_trial(tiny_run)) == sorted(TRIAL_QUANTITIES)
 
 
 # --------------------------------------------------------------------------------------

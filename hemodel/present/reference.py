@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from ..model.economics import COST_CATEGORIES
-from .quantities import CostRate, Delay, Duration, Param
-from .schema import Scenario
+from ..scenario.quantities import CostRate, Delay, Duration, Param
+from ..scenario.schema import Scenario
 
 #: Per-patient output columns (``patients.csv``): unit and meaning.
 PATIENT_COLUMNS: dict[str, str] = {
