@@ -2,7 +2,7 @@
 
 Parameter distributions describe second-order uncertainty in a scenario input and are
 sampled by inverse CDF from keyed uniforms (``ppf``), so a PSA draw is a pure function of
-(seed, sample, parameter). They wrap ``scipy.stats``.
+(seed, sample, parameter). They wrap ``scipy.stats`` (imported when first evaluated).
 
 Time-to-event distributions are used by the engine through their cumulative hazard
 ``H(t)`` and its inverse. A time is drawn as ``T = H⁻¹(E)`` with ``E ~ Exp(1)``, and a hazard
@@ -18,9 +18,11 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import special, stats
 
-Z975 = float(stats.norm.ppf(0.975))  # 1.959964…, for 95% intervals
+#: Standard normal 97.5% quantile, ``scipy.stats.norm.ppf(0.975)`` (a test checks), for 95%
+#: intervals. SciPy is imported only where a distribution is evaluated, so reading and
+#: checking a scenario does not load it.
+Z975 = 1.959963984540054
 
 
 # --------------------------------------------------------------------------------------
@@ -32,10 +34,10 @@ class _Dist(BaseModel):
     def frozen(self):  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def support(self) -> tuple[float, float]:
-        """Smallest interval holding every value the distribution can produce."""
-        lo, hi = self.frozen().support()
-        return float(lo), float(hi)
+    def support(self) -> tuple[float, float]:  # pragma: no cover - overridden
+        """Smallest interval holding every value the distribution can produce (closed form,
+        so that checking a scenario needs no SciPy; a test compares it with SciPy's)."""
+        raise NotImplementedError
 
     def ppf(self, u):
         """Inverse CDF at uniforms ``u`` (array or float)."""
@@ -81,10 +83,15 @@ class BetaDist(_Dist):
         return self
 
     def frozen(self):
+        from scipy import stats
+
         if self.alpha is not None:
             return stats.beta(self.alpha, self.beta)
         common = self.mean_ * (1 - self.mean_) / self.sd**2 - 1
         return stats.beta(self.mean_ * common, (1 - self.mean_) * common)
+
+    def support(self) -> tuple[float, float]:
+        return 0.0, 1.0
 
 
 class GammaDist(_Dist):
@@ -105,10 +112,15 @@ class GammaDist(_Dist):
         return self
 
     def frozen(self):
+        from scipy import stats
+
         if self.shape is not None:
             return stats.gamma(self.shape, scale=self.scale)
         shape = (self.mean_ / self.sd) ** 2
         return stats.gamma(shape, scale=self.mean_ / shape)
+
+    def support(self) -> tuple[float, float]:
+        return 0.0, math.inf
 
 
 class LogNormalDist(_Dist):
@@ -148,8 +160,13 @@ class LogNormalDist(_Dist):
         return mu, self.sdlog
 
     def frozen(self):
+        from scipy import stats
+
         mu, sigma = self.log_params()
         return stats.lognorm(sigma, scale=math.exp(mu))
+
+    def support(self) -> tuple[float, float]:
+        return 0.0, math.inf
 
 
 class NormalDist(_Dist):
@@ -158,7 +175,12 @@ class NormalDist(_Dist):
     sd: float = Field(gt=0)
 
     def frozen(self):
+        from scipy import stats
+
         return stats.norm(self.mean_, self.sd)
+
+    def support(self) -> tuple[float, float]:
+        return -math.inf, math.inf
 
 
 class UniformDist(_Dist):
@@ -173,7 +195,12 @@ class UniformDist(_Dist):
         return self
 
     def frozen(self):
+        from scipy import stats
+
         return stats.uniform(self.low, self.high - self.low)
+
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
 
 
 class TriangularDist(_Dist):
@@ -189,8 +216,13 @@ class TriangularDist(_Dist):
         return self
 
     def frozen(self):
+        from scipy import stats
+
         width = self.high - self.low
         return stats.triang((self.mode - self.low) / width, loc=self.low, scale=width)
+
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
 
 
 PSADistribution = Annotated[
@@ -282,9 +314,13 @@ class LogNormal(TimeToEvent):
         t = np.asarray(t, dtype=float)
         with np.errstate(divide="ignore"):
             z = (np.log(t) - math.log(self.median)) / self.sdlog
+        from scipy import special
+
         return -special.log_ndtr(-z)
 
     def inv_cumhaz(self, x):
+        from scipy import special
+
         # F = 1 - exp(-x) = Φ(z); -expm1 keeps precision for small budgets x
         z = special.ndtri(-np.expm1(-np.asarray(x, dtype=float)))
         return self.median * np.exp(self.sdlog * z)

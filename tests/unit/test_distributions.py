@@ -250,6 +250,31 @@ def test_lognormal_from_ci_reproduces_percentiles():
     assert sd == pytest.approx(math.log(2) / (2 * stats.norm.ppf(0.975)))
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"dist": "beta", "mean": 0.3, "sd": 0.05},
+        {"dist": "beta", "alpha": 0.5, "beta": 0.5},
+        {"dist": "gamma", "mean": 1000, "sd": 250},
+        {"dist": "gamma", "shape": 0.8, "scale": 3},
+        {"dist": "lognormal", "ci": [0.3, 0.6]},
+        {"dist": "normal", "mean": -1, "sd": 2},
+        {"dist": "uniform", "low": 0.1, "high": 0.3},
+        {"dist": "triangular", "low": -2, "mode": 0.5, "high": 7.25},
+    ],
+    ids=lambda spec: spec["dist"],
+)
+def test_closed_form_support_is_scipys(spec):
+    """Scenario checking uses each distribution's support in closed form (no SciPy import):
+    it must be the interval SciPy gives, up to the rounding of loc + scale."""
+    law = TypeAdapter(d.PSADistribution).validate_python(spec)
+    np.testing.assert_allclose(law.support(), law.frozen().support(), rtol=1e-15, atol=0)
+
+
+def test_z975_is_the_normal_quantile():
+    assert float(stats.norm.ppf(0.975)) == d.Z975
+
+
 def test_psa_ppf_matches_scipy():
     """ppf at uniforms is scipy's inverse CDF (uniform, triangular, normal)."""
     u = np.array([0.025, 0.5, 0.975])
