@@ -72,8 +72,7 @@ def problems(root: Path) -> list[str]:
         name = module_name(path, root)
         graph.setdefault(name, set())
         here = layer(name)
-        top_level = name.count(".") == 1 and path.stem in ("__init__", "__main__")
-        if here is None and name != root.name and not top_level:
+        if here is None and name not in (root.name, f"{root.name}.__main__"):
             found.append(f"{name}: not in a layer ({', '.join(LAYERS)})")
         for target, line, names in imports(path, root):
             where = f"{path.relative_to(root.parent)}:{line}"
@@ -145,7 +144,7 @@ def _path_through(component: list[str], graph: dict[str, set[str]]) -> list[str]
                     path = [v]
                     while path[-1] != start:
                         path.append(parents[path[-1]])
-                    return [start, *reversed(path[:-1]), start] if v != start else [start, start]
+                    return [start, *reversed(path[:-1]), start]
                 if w not in parents:
                     parents[w] = v
                     nxt.append(w)
