@@ -18,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .bundled import available_tables, bundled_names, bundled_path, default_scenario_path
+from .consistency import findings
+from .distributions import PSADistribution, recentred
 from .problems import Loc, Problem, ScenarioError, _dotted, problem_from_error
 from .quantities import Param
 from .schema import Scenario
@@ -26,6 +28,8 @@ from .targets import available_quantities
 __all__ = [
     "Problem",
     "ScenarioError",
+    "Checked",
+    "check_scenario",
     "load_scenario",
     "scenario_from_dict",
     "scenario_hash",
@@ -40,6 +44,7 @@ __all__ = [
 class _Doc:
     data: Any
     lines: dict[Loc, tuple[str, int]] = field(default_factory=dict)
+    notes: list[tuple[Loc, str]] = field(default_factory=list)  # (field path, what was done)
 
 
 # --------------------------------------------------------------------------------------
@@ -150,24 +155,88 @@ def _read(path: Path) -> _Doc:
     return doc
 
 
+#: Keys that belong to a parameter's value: its uncertainty and where the value comes from.
+#: A variant that writes a new ``value:`` drops the parent's unless it restates them.
+_OF_THE_VALUE = ("psa", "range", "source", "ci", "tolerance")
+
+
 def _merge(base: _Doc, over: _Doc) -> _Doc:
-    """Deep-merge ``over`` into ``base``: mappings merge key by key, anything else replaces;
-    ``key: null`` in ``over`` removes an inherited entry (e.g. a strategy a variant drops)."""
+    """Deep-merge ``over`` (a variant) into ``base`` (its parent): mappings merge key by key,
+    anything else replaces; ``key: null`` in ``over`` removes an inherited entry (e.g. a
+    strategy a variant drops).
+
+    The variant rule: where ``over`` gives a parameter a new ``value:``, the parent's ``psa:``,
+    ``range:`` and ``source:`` (a target's ``ci:`` and ``tolerance:``) describe the parent's
+    value and are dropped unless ``over`` restates them; ``psa: inherit`` keeps the parent's
+    distribution, re-centred on the new value (see :func:`_recentre`). The parent's
+    ``unit:`` or ``per:`` must be restated, so that a new number never silently takes an
+    old unit.
+    """
+    notes = list(base.notes)
 
     def merge(a, b, path):
-        if isinstance(a, dict) and isinstance(b, dict):
-            out = dict(a)
-            for k, v in b.items():
-                if v is None and k in a:
-                    del out[k]
-                else:
-                    out[k] = merge(a[k], v, path + (k,)) if k in a else v
-            return out
-        return b
+        if not (isinstance(a, dict) and isinstance(b, dict)):
+            return b
+        if "value" in b:
+            a, b = _revalue(a, b, path, over, notes)
+        out = dict(a)
+        for k, v in b.items():
+            if v is None and k in a:
+                del out[k]
+            else:
+                out[k] = merge(a[k], v, path + (k,)) if k in a else v
+        return out
 
     lines = dict(base.lines)
     lines.update(over.lines)
-    return _Doc(merge(base.data, over.data, ()), lines)
+    return _Doc(merge(base.data, over.data, ()), lines, notes)
+
+
+def _revalue(parent: dict, variant: dict, path: Loc, over: _Doc, notes: list) -> tuple[dict, dict]:
+    """The parent's entry without what belonged to its old value, and the variant's entry with
+    ``inherit`` resolved (see :func:`_merge`)."""
+    file = over.lines.get(path + ("value",), ("", None))
+    for unit in ("unit", "per"):
+        if unit in parent and unit not in variant:
+            msg = (
+                f"a new value needs its {unit}: the parent gives {unit}: {parent[unit]!r}; "
+                f"write e.g. {{value: {variant['value']}, {unit}: {parent[unit]}}}"
+            )
+            raise _fail(*file, path + ("value",), msg)
+    variant = dict(variant)
+    if variant.get("psa") == "inherit":
+        where = over.lines.get(path + ("psa",), file)
+        variant["psa"], note = _recentre(parent, variant["value"], where, path + ("psa",))
+        notes.append((path + ("psa",), note))
+    kept = {k: v for k, v in parent.items() if k not in _OF_THE_VALUE}
+    return kept, variant
+
+
+def _recentre(parent: dict, value: Any, where, loc: Loc) -> tuple[Any, str]:
+    """The parent's ``psa`` multiplied so that its centre is the new ``value`` (the relative
+    spread is kept, see :func:`~hemodel.scenario.distributions.recentred`), and a note."""
+    if "psa" not in parent:
+        raise _fail(*where, loc, "psa: inherit, but the parent gives no psa: write one out")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _fail(*where, loc, f"psa: inherit needs a numeric value, got {value!r}")
+    try:
+        from pydantic import TypeAdapter
+
+        dist = TypeAdapter(PSADistribution).validate_python(parent["psa"])
+    except ValidationError:
+        return parent["psa"], "the parent's psa is invalid (reported separately)"
+    try:
+        scaled = recentred(dist, value).model_dump(by_alias=True, exclude_none=True)
+    except ValueError as exc:
+        msg = f"psa: inherit cannot re-centre the parent's {dist.dist} on {value}: {exc}"
+        raise _fail(*where, loc, msg + "; write a psa: for the new value") from None
+    note = f"psa: inherit re-centred the parent's psa on the value {value}: "
+    return scaled, note + f"{_flow(parent['psa'])} → {_flow(scaled)}"
+
+
+def _flow(data: dict) -> str:
+    return "{" + ", ".join(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}"
+                           for k, v in data.items()) + "}"  # fmt: skip
 
 
 def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> _Doc:
@@ -180,12 +249,12 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> _Doc:
     if not isinstance(parent, str) or not parent.strip():
         raise _fail(*where, ("extends",), "must name another scenario file, e.g. tiny.yaml")
     parent_path = (path.parent / parent).resolve()
-    if not parent_path.exists():
+    if not parent_path.is_file():
         bundled = bundled_path(parent)
         if bundled is None:
-            msg = f"file {parent!r} not found (looked for {parent_path}; paths are relative to "
-            msg += "the folder of the file that extends; bundled scenarios: "
-            raise _fail(*where, ("extends",), msg + ", ".join(bundled_names()) + ")")
+            msg = f"{parent!r}: " + _not_found(path.parent / parent)
+            msg += f"; looked for {parent_path} (relative to the folder of the file that extends)"
+            raise _fail(*where, ("extends",), msg)
         parent_path = bundled.resolve()
     if parent_path in chain + (path,):
         cycle = " -> ".join(p.name for p in chain + (path, parent_path))
@@ -284,31 +353,125 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return out
 
 
+def _not_found(path: Path) -> str:
+    """Why ``path`` is not a scenario file, with the closest bundled and local names."""
+    what = "a folder, not a scenario file" if path.is_dir() else "file not found"
+    if path.exists() and not path.is_dir():
+        what = "not a regular file"
+    bundled = bundled_names()
+    folder = path.parent
+    local = sorted(p.name for p in folder.glob("*.y*ml") if p.is_file()) if folder.is_dir() else []
+    hints = []
+    here = "in this folder" if folder.resolve() == Path.cwd() else f"in {_shown(folder)}"
+    for kind, names in (("bundled", bundled), (here, local)):
+        close = difflib.get_close_matches(path.name, names, n=2, cutoff=0.6)
+        close += difflib.get_close_matches(path.stem, names, n=2, cutoff=0.6)
+        if close:
+            hints.append(f"{', '.join(dict.fromkeys(close))} ({kind})")
+    hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
+    return f"{what}{hint} (bundled scenarios: {', '.join(bundled)})"
+
+
 def resolve_path(path: str | Path | None) -> Path:
-    """The file a user means: the path itself, or a bundled scenario by name (``tiny``,
-    ``tiny.yaml``, ``serena6_uk``) when no such file exists; None means the default."""
+    """The file a user means: ``path`` when it is a file, else the bundled scenario of that
+    name (``tiny``, ``tiny.yaml``, ``serena6_uk``); None means the default scenario.
+
+    A folder is never taken for a scenario. Raises :class:`ScenarioError` naming the closest
+    bundled and local names when there is no such file.
+    """
     if path is None:
         return default_scenario_path()
     path = Path(path)
-    if not path.exists():
-        return bundled_path(path) or path
-    return path
+    if path.is_file():
+        return path
+    bundled = bundled_path(path)
+    if bundled is not None:
+        return bundled
+    raise _fail(_shown(path), None, (), _not_found(path))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A valid scenario and what ``hemodel check`` reports besides errors: ``warnings``
+    (probably wrong, errors under ``--strict``) and ``notes`` (what loading did on the user's
+    behalf, e.g. ``psa: inherit`` re-centring a distribution)."""
+
+    scenario: Scenario
+    path: Path
+    warnings: list[Problem]
+    notes: list[Problem]
+
+
+def check_scenario(path: str | Path | None = None) -> Checked:
+    """Load and validate a scenario file and check its numbers for consistency
+    (:mod:`hemodel.scenario.consistency`). Raises :class:`ScenarioError` for errors."""
+    path = resolve_path(path)
+    doc = _load_raw(path)
+    file = _shown(path)
+    _leftover_inherit(doc.data, doc.lines, file)
+    scenario = _validate(doc.data, doc.lines, file)
+    warnings = _consistent(scenario, doc.lines, file)
+
+    def at(loc: Loc, message: str) -> Problem:
+        return Problem(*_line(doc.lines, loc, file), _dotted(loc), message)
+
+    return Checked(scenario, path, warnings, [at(loc, msg) for loc, msg in doc.notes])
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """Load and validate a scenario file (default: the bundled SERENA-6 US scenario; bundled
     scenarios can also be named, e.g. ``load_scenario("tiny")``).
 
-    Raises :class:`ScenarioError` with file, line and field for every problem found.
+    Raises :class:`ScenarioError` with file, line and field for every problem found,
+    including numbers that contradict one another (a range that excludes its value, ...).
     """
-    path = resolve_path(path)
-    doc = _load_raw(path)
-    return _validate(doc.data, doc.lines, _shown(path))
+    return check_scenario(path).scenario
 
 
 def scenario_from_dict(data: dict, name: str = "<dict>") -> Scenario:
-    """Validate a scenario given as plain data (no file, so no line numbers)."""
-    return _validate(copy.deepcopy(data), {}, name)
+    """Validate a scenario given as plain data (no file, so no line numbers), with the same
+    consistency errors as a file."""
+    scenario = _validate(copy.deepcopy(data), {}, name)
+    _consistent(scenario, {}, name)
+    return scenario
+
+
+def _line(lines: dict, loc: Loc, file: str) -> tuple[str, int | None]:
+    """File and line of ``loc``, or of its nearest ancestor the file names."""
+    for n in range(len(loc), 0, -1):
+        for key in (loc[:n], tuple(int(p) if str(p).isdigit() else p for p in loc[:n])):
+            if key in lines:
+                return lines[key]
+    return file, None
+
+
+def _consistent(scenario: Scenario, lines: dict, file: str) -> list[Problem]:
+    """Raise the consistency errors; return the warnings."""
+    found = findings(parameters(scenario))
+    problems = {"error": [], "warning": []}
+    for f in found:
+        where = _line(lines, f.path, file)
+        problems[f.severity].append(Problem(*where, _dotted(f.path), f.message))
+    if problems["error"]:
+        raise ScenarioError(problems["error"])
+    return problems["warning"]
+
+
+def _leftover_inherit(data: Any, lines: dict, file: str, path: Loc = ()) -> None:
+    """``inherit`` is resolved where a variant changes a value; anywhere else it is an error."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if k == "psa" and v == "inherit":
+                msg = (
+                    "psa: inherit keeps the parent's psa for a new value: it needs a file "
+                    "that extends a parent giving this parameter a psa:, and a value: beside "
+                    "it; otherwise write a psa: here"
+                )
+                raise _fail(*_line(lines, path + (k,), file), path + (k,), msg)
+            _leftover_inherit(v, lines, file, path + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _leftover_inherit(v, lines, file, path + (i,))
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -351,4 +514,5 @@ def with_values(scenario: Scenario, values: dict[str, float]) -> Scenario:
         for part in dotted.split("."):
             node = node[int(part)] if isinstance(node, list) else node[part]
         node["value"] = float(value)
-    return scenario_from_dict(data, name=f"{scenario.name} (modified)")
+    # No consistency checks: a PSA draw or a calibration step may leave a parameter's range.
+    return _validate(data, {}, f"{scenario.name} (modified)")

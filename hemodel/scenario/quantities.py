@@ -331,11 +331,12 @@ class Delay(Strict):
     """A random delay (first-order variability), e.g. lab turnaround.
 
     ``fixed`` (``value``), ``uniform`` (``low``, ``high``) or ``gamma`` (``mean``, ``sd``);
-    all in ``unit``. ``"7 days"`` is shorthand for a fixed delay.
+    all in ``unit`` (required, like every time in a scenario). ``"7 days"`` is shorthand for
+    a fixed delay.
     """
 
     distribution: Literal["fixed", "uniform", "gamma"]
-    unit: Literal["days", "weeks", "months", "years"] = "days"
+    unit: Literal["days", "weeks", "months", "years"]
     value: NonNegative | None = None
     low: NonNegative | None = None
     high: NonNegative | None = None
