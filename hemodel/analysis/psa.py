@@ -67,6 +67,16 @@ def uncertain_parameters(scenario: Scenario) -> dict:
     return out
 
 
+def require_uncertainty(scenario: Scenario) -> None:
+    """Raise ValueError when no parameter is drawn: every PSA sample would be the base case."""
+    if not uncertain_parameters(scenario):
+        raise ValueError(
+            f"no parameter of '{scenario.name}' has a psa: distribution, so every PSA sample "
+            "would repeat the base case: give the uncertain parameters a psa: (e.g. "
+            "psa: {dist: beta, mean: 0.85, sd: 0.05}; see docs/howto-psa-on-a-cluster.md)"
+        )
+
+
 def _u(seed: int, sample: int, path: str) -> float:
     return rnd.uniform(seed, sample, f"psa:{path}", 0)
 
@@ -349,6 +359,8 @@ def run_psa(
     ``checkpoint``: a directory to store finished tasks in and resume from; a finished run
     there is returned as stored. ``budget_years`` > 0 adds mean undiscounted costs by year
     (``cost_y<year>_<category>``) for budget impact.
+    Without any ``psa:`` distribution every sample repeats the base case (a verification
+    check); commands call :func:`require_uncertainty` first and refuse such a scenario.
     """
     ckpt = None
     if checkpoint is not None:

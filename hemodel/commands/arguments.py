@@ -89,6 +89,22 @@ def add_execution_arguments(parser, resume: bool = True) -> None:
     )
 
 
+def open_scenario(name: str | None):
+    """``(path, scenario)`` for a command's scenario argument (a file, a bundled name or None
+    for the default); warnings and notes of :func:`~hemodel.scenario.load.check_scenario`
+    go to stderr, errors raise ``ScenarioError`` (exit code 2)."""
+    import sys
+
+    from ..scenario.load import check_scenario
+
+    checked = check_scenario(name)
+    for problem in checked.warnings:
+        print(f"warning: {problem}", file=sys.stderr)
+    for problem in checked.notes:
+        print(f"note: {problem}", file=sys.stderr)
+    return checked.path, checked.scenario
+
+
 def execution(args) -> dict:
     """The keyword arguments of simulate()/run_psa() for the execution flags."""
     options = {"workers": args.workers, "backend": args.backend, "scheduler": args.scheduler}

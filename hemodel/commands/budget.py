@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution, numbers
+from .arguments import (
+    add_execution_arguments,
+    add_scenario_arguments,
+    execution,
+    numbers,
+    open_scenario,
+)
 
 EXAMPLE = """examples:
   hemodel budget --incident 5000 --uptake 0.2,0.4,0.6,0.8,0.9 --years 5 --out budget/
@@ -56,10 +62,8 @@ def run(args) -> int:
     from ..analysis import budget
     from ..present.payer_plots import budget_plot
     from ..present.plots import save
-    from ..scenario.load import load_scenario, resolve_path
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    path, scenario = open_scenario(args.scenario)
     strategies = args.strategies.split(",") if args.strategies else None
     try:
         incident = numbers(args.incident, "--incident")

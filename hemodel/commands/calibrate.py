@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution
+from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
 
 EXAMPLE = """example:
   hemodel calibrate scenarios/serena6_us.yaml --out scenarios/serena6_us_calibrated.yaml \\
@@ -14,7 +14,8 @@ EXAMPLE = """example:
 fits the free parameters (dotted paths; `hemodel.parameters()` lists them) by least
 squares on the same simulated patients (common random numbers), prints the fit per target and
 writes a scenario that extends the original with the fitted values and a comment recording
-the date, seed, objective and targets.
+the date, seed, objective and targets. Exits with code 1 when the best point fails a target
+(the scenario is still written, for inspection).
 """
 
 
@@ -50,10 +51,8 @@ def run(args) -> int:
     import warnings
 
     from ..credibility.calibrate import calibrate, format_fit, write_calibrated
-    from ..scenario.load import load_scenario, resolve_path
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    path, scenario = open_scenario(args.scenario)
     start = {}
     for spec in args.start:
         name, _, value = spec.partition("=")
@@ -94,4 +93,13 @@ def run(args) -> int:
     out = args.out or Path(f"{path.stem}_calibrated.yaml")
     write_calibrated(fit, path, out)
     print(f"\nWrote {out} (extends {path.name})")
+    failing = fit.table.loc[~fit.table["passed"], "quantity"].tolist()
+    if failing:
+        print(
+            f"hemodel calibrate: the best point fails {len(failing)} of {len(fit.table)} "
+            f"targets ({', '.join(failing)}): {out} is written for inspection only; free "
+            "other parameters, start elsewhere (--start) or allow more --max-evaluations",
+            file=sys.stderr,
+        )
+        return 1
     return 0

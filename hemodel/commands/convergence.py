@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_scenario_arguments
+from .arguments import add_scenario_arguments, open_scenario
 
 EXAMPLE = """example:
   hemodel convergence scenarios/serena6_us.yaml --patients 5000 --strategy ctdna_q12w \\
@@ -50,10 +50,8 @@ def run(args) -> int:
     from ..present import plots
     from ..present.credibility_plots import convergence_plot
     from ..run.simulation import simulate
-    from ..scenario.load import load_scenario, resolve_path
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    path, scenario = open_scenario(args.scenario)
     names = args.strategy or []
     unknown = [s for s in names if s not in scenario.strategies]
     if unknown:

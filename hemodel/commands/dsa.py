@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution
+from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
 
 EXAMPLE = """examples:
   hemodel dsa --comparison ctdna_q12w --patients 1000 --out dsa/
@@ -67,10 +67,8 @@ def run(args) -> int:
     from ..present.plots import save
     from ..present.sensitivity_plots import heatmap, tornado
     from ..present.tables import short_number
-    from ..scenario.load import load_scenario, resolve_path
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    path, scenario = open_scenario(args.scenario)
     if len(scenario.strategies) < 2:
         print("the scenario needs at least two strategies", file=sys.stderr)
         return 2

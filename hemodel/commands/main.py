@@ -13,8 +13,14 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..scenario.load import ScenarioError, load_scenario, resolve_path, scenario_hash
-from .arguments import add_execution_arguments, add_scenario_arguments, execution
+from ..scenario.load import ScenarioError, scenario_hash
+from .arguments import (
+    DEFAULT_SCENARIO_HELP,
+    add_execution_arguments,
+    add_scenario_arguments,
+    execution,
+    open_scenario,
+)
 
 EXIT_INVALID = 2
 
@@ -66,10 +72,14 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="validate a scenario file without running it",
-        epilog="example:\n  hemodel check scenarios/serena6_uk.yaml",
+        epilog="examples:\n  hemodel check scenarios/serena6_uk.yaml\n"
+        "  hemodel check my_scenario.yaml --strict   # warnings fail too (for CI)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("scenario", help="scenario YAML")
+    check.add_argument("scenario", nargs="?", help=DEFAULT_SCENARIO_HELP)
+    check.add_argument(
+        "--strict", action="store_true", help="treat warnings as errors (exit code 2)"
+    )
 
     sub.add_parser(
         "schema",
@@ -88,8 +98,7 @@ def _run(args) -> int:
     from ..present.tables import incremental_table, summary_table
     from ..run.simulation import simulate
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    path, scenario = open_scenario(args.scenario)
     progress = None if not args.quiet else False
     results = simulate(
         scenario, patients=args.patients, seed=args.seed, progress=progress, **execution(args)
@@ -134,9 +143,23 @@ def _write(results, args, path: Path, scenario) -> None:
 
 
 def _check(args) -> int:
-    scenario = load_scenario(args.scenario)
+    from ..scenario.load import check_scenario
+
+    checked = check_scenario(args.scenario)
+    scenario = checked.scenario
+    shown = args.scenario or checked.path
+    for problem in checked.notes:
+        print(f"note: {problem}")
+    if checked.warnings:
+        noun = "warning" if len(checked.warnings) == 1 else "warnings"
+        label = "error" if args.strict else "warning"
+        print(f"{shown}: {len(checked.warnings)} {noun}" + (" (--strict)" if args.strict else ""))
+        for problem in checked.warnings:
+            print(f"  {label}: {problem}")
+        if args.strict:
+            return EXIT_INVALID
     print(
-        f"{args.scenario}: OK — '{scenario.name}', {len(scenario.strategies)} strategies "
+        f"{shown}: OK — '{scenario.name}', {len(scenario.strategies)} strategies "
         f"(reference: {scenario.reference}), currency {scenario.currency} "
         f"{scenario.price_year}, hash {scenario_hash(scenario)[:12]}"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution
+from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
 
 EXAMPLE = """example:
   hemodel psa scenarios/serena6_us.yaml --samples 500 --patients 1000 --out psa/
@@ -42,11 +42,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..present.psa_report import psa_outputs
-    from ..scenario.load import load_scenario, resolve_path
+    import sys
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    from ..analysis.psa import require_uncertainty
+    from ..present.psa_report import psa_outputs
+
+    path, scenario = open_scenario(args.scenario)
+    try:
+        require_uncertainty(scenario)
+    except ValueError as exc:
+        print(f"hemodel psa: {path}: {exc}", file=sys.stderr)
+        return 2
     groups = {}
     for spec in args.evppi_group:
         name, _, params = spec.partition("=")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution
+from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
 
 EXAMPLE = """examples:
   hemodel report scenarios/serena6_us.yaml --out report/
@@ -38,11 +38,22 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..present.report import build
-    from ..scenario.load import load_scenario, resolve_path
+    import sys
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    from ..analysis.psa import require_uncertainty
+    from ..present.report import build
+    from .sweep import no_sweeps
+
+    path, scenario = open_scenario(args.scenario)
+    if args.sweep and not scenario.sweeps:
+        print(no_sweeps(path), file=sys.stderr)
+        return 2
+    if args.psa_samples:
+        try:
+            require_uncertainty(scenario)
+        except ValueError as exc:
+            print(f"hemodel report: --psa-samples: {path}: {exc}", file=sys.stderr)
+            return 2
     html_path, xlsx_path = build(
         scenario,
         path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution
+from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
 
 EXAMPLE = """example:
   hemodel sweep scenarios/serena6_us.yaml --sweep testing_interval --patients 2000 --out sweep/
@@ -33,7 +33,17 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
+def no_sweeps(path) -> str:
+    """The message for a scenario without a ``sweeps:`` block (``sweep``, ``report --sweep``)."""
+    return (
+        f"{path}: the scenario has no sweeps: block, so there is no sweep to run "
+        "(see the sweeps: block of scenarios/serena6_us.yaml for an example)"
+    )
+
+
 def run(args) -> int:
+    import sys
+
     import numpy as np
     import pandas as pd
 
@@ -41,12 +51,10 @@ def run(args) -> int:
     from ..present import plots
     from ..present.payer_plots import sweep_plot
     from ..run.simulation import simulate
-    from ..scenario.load import load_scenario, resolve_path
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    path, scenario = open_scenario(args.scenario)
     if not scenario.sweeps:
-        print(f"{path}: no sweeps: block (see scenarios/serena6_us.yaml for an example)")
+        print(no_sweeps(path), file=sys.stderr)
         return 2
     name = args.sweep or next(iter(scenario.sweeps))
     expanded, grid = expand(scenario, name)

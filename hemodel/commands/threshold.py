@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution, numbers
+from .arguments import (
+    add_execution_arguments,
+    add_scenario_arguments,
+    execution,
+    numbers,
+    open_scenario,
+)
 
 EXAMPLE = """examples:
   hemodel threshold --price camizestrant --wtp 100000,150000 --out threshold/
@@ -51,10 +57,8 @@ def run(args) -> int:
     from ..analysis import threshold as th
     from ..present.payer_plots import icer_price_plot
     from ..present.plots import save
-    from ..scenario.load import load_scenario, resolve_path
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    path, scenario = open_scenario(args.scenario)
     try:
         wtps = (
             numbers(args.wtp, "--wtp")

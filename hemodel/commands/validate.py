@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution
+from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
 
 EXAMPLE = """example:
   hemodel validate scenarios/serena6_us.yaml --out validation/serena6_us
@@ -45,10 +45,8 @@ def run(args) -> int:
     from ..credibility.trial import TrialDesign
     from ..credibility.validate import format_funnel, format_targets, validate
     from ..present.credibility_plots import km_plot
-    from ..scenario.load import load_scenario, resolve_path
 
-    path = resolve_path(args.scenario)
-    scenario = load_scenario(path)
+    path, scenario = open_scenario(args.scenario)
     out = args.out or Path("validation") / path.stem
     design = TrialDesign(every_weeks=args.every_weeks)
     with warnings.catch_warnings():

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..run.parallel import Executor
+from ..scenario.distributions import recentred
 from ..scenario.load import parameters, with_values
 from ..scenario.schema import Scenario
 from .trial import TrialDesign
@@ -163,8 +164,8 @@ def calibrate(
     """Fit the ``free`` parameters (dotted paths, see :func:`hemodel.parameters`) to
     the scenario's targets; ``start`` overrides starting values (default: the scenario's).
 
-    Returns the fitted scenario (values rounded to 4 significant digits) and its fit per
-    target, evaluated on the same patients. ``progress(values, objective)`` is called after
+    Returns the fitted scenario (the best point evaluated) and its fit per target, evaluated
+    on the same patients. ``progress(values, objective)`` is called after
     each evaluation. ``execution``: ``workers``, ``backend``, ``scheduler`` for every
     evaluation (default: in-process); the fit does not depend on them.
     """
@@ -228,8 +229,9 @@ def calibrate(
             message = str(sol.message)
         except _Budget:
             message = f"stopped after {max_evaluations} evaluations"
-        # The best point evaluated (on a staircase objective the last step need not be best).
-        fitted = {p: float(f"{v:.4g}") for p, v in values_at(best[1]).items()}
+        # The best point evaluated (on a staircase objective the last step need not be best),
+        # unrounded: the objective reported is then the one of the values written.
+        fitted = values_at(best[1])
         result = with_values(scenario, fitted)
         ms, _ = measure(result, names, patients, seed, design, False, executor)
         table = fit_table(result, ms)
@@ -286,17 +288,38 @@ def format_fit(fit: Fit) -> str:
     return "\n".join(lines)
 
 
-def _nested(fit: Fit) -> dict:
-    """Overrides for the fitted parameters, each written in full (unit, range, psa kept)."""
+def _nested(fit: Fit) -> tuple[dict, list[str]]:
+    """Overrides for the fitted parameters, and comment lines on what changed besides values.
+
+    Each parameter is written with its unit; under the variant rule (docs/howto-new-scenario.md)
+    a new value drops the parent's ``psa:`` and ``range:``, so a ``psa:`` is kept as
+    ``psa: inherit`` (re-centred on the fitted value) and a ``range:`` is restated when it
+    still contains the fitted value."""
     known = parameters(fit.scenario)
     out: dict = {}
+    comments = []
     for path in fit.free:
+        p = known[path]
+        entry = p.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude={"psa", "range", "source"}
+        )
+        if p.range is not None:
+            if p.range[0] <= p.value <= p.range[1]:
+                entry["range"] = list(p.range)
+            else:
+                comments.append(f"range {list(p.range)} of {path} dropped: excludes {p.value:.4g}")
+        if p.psa is not None:
+            try:
+                recentred(p.psa, p.value)
+                entry["psa"] = "inherit"
+            except ValueError as exc:
+                comments.append(f"psa of {path} dropped: cannot re-centre on {p.value:.4g}: {exc}")
         node = out
         *parents, last = path.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[last] = known[path].model_dump(mode="json", by_alias=True, exclude_none=True)
-    return out
+        node[last] = entry
+    return out, comments
 
 
 def calibrated_yaml(fit: Fit, original: Path, out: Path) -> str:
@@ -324,12 +347,11 @@ def calibrated_yaml(fit: Fit, original: Path, out: Path) -> str:
             f" → {r['fitted_smooth']:.3g} / {r['simulated']:.3g}"
             f" ({'pass' if r['passed'] else 'FAIL'})"
         )
-    psa = [p for p in fit.free if parameters(fit.scenario)[p].psa is not None]
-    if psa:
-        lines.append(f"# Note: psa distributions of {', '.join(psa)} are unchanged (re-centre?).")
+    overrides, comments = _nested(fit)
+    lines += [f"# Note: {c}." for c in comments]
     parent = os.path.relpath(Path(original).resolve(), Path(out).resolve().parent)
     body = {"extends": parent, "name": f"{fit.scenario.name} (calibrated)"}
-    body.update(_nested(fit))
+    body.update(overrides)
     text = yaml.safe_dump(body, sort_keys=False, default_flow_style=None, allow_unicode=True)
     return "\n".join(lines) + "\n" + text
 

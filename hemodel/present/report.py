@@ -105,8 +105,16 @@ def build(
 ) -> tuple[Path, Path]:
     """Run what the report needs and write ``report.html`` and ``report.xlsx`` into ``out``.
 
-    ``execution``: ``workers``, ``backend``, ``scheduler`` for every simulation and the PSA."""
+    ``execution``: ``workers``, ``backend``, ``scheduler`` for every simulation and the PSA.
+    Raises ValueError before simulating when a PSA or sweep is asked for that the scenario
+    cannot give (no ``psa:`` distribution, no ``sweeps:`` block)."""
+    from ..analysis.psa import require_uncertainty
     from ..run.simulation import simulate
+
+    if psa_samples:
+        require_uncertainty(scenario)
+    if sweep and not scenario.sweeps:
+        raise ValueError("the scenario has no sweeps: block, so there is no sweep to run")
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +154,7 @@ def build(
         sections.append(
             _psa_section(scenario, psa_samples, psa_patients, seed, out, sheets, execution)
         )
-    if sweep and scenario.sweeps:
+    if sweep:
         sections.append(_sweep_section(scenario, patients, seed, sheets, progress, execution))
 
     manifest = pd.DataFrame([
