@@ -133,22 +133,60 @@ def test_unknown_free_parameter_is_refused(tiny_truth):
         calibrate(tiny_truth[0], ["natural_history.nonsense"], patients=50)
 
 
+def _cli(path: Path, out: Path, *options: str) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return main(["calibrate", str(path), "--free", PROGRESSION, "--quiet", "--out", str(out),
+                     *options])  # fmt: skip
+
+
 def test_cli_calibrate_prints_the_fit_and_writes_the_scenario(tiny_truth, tmp_path, capsys):
+    scenario, truth = tiny_truth
+    data = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    median = data["targets"]["serena6.pfs_median_months.continue"]  # the reported KM median
+    median["ci"] = [median["value"] - 2, median["value"] + 2]  # is a staircase: a wider range
+    path = tmp_path / "with_targets.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = tmp_path / "fitted.yaml"
+    start = f"{PROGRESSION}={truth[PROGRESSION]}"
+    code = _cli(path, out, "--patients", str(TINY_PATIENTS), "--max-evaluations", "1",
+                "--start", start)  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Fit per target" in captured.out and "9 → 9" in captured.out
+    assert "PASS" in captured.out and "FAIL" not in captured.out
+    assert load_scenario(out).name.endswith("(calibrated)")
+
+
+def test_cli_calibrate_exits_non_zero_when_the_best_point_fails_a_target(
+    tiny_truth, tmp_path, capsys
+):
+    """200 patients cannot meet targets measured on 1,500 within 4 evaluations: the scenario
+    is written for inspection, the failing targets are named and the exit code is 1."""
     scenario, _ = tiny_truth
     path = tmp_path / "with_targets.yaml"
     path.write_text(
         yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True, exclude_none=True))
     )
     out = tmp_path / "fitted.yaml"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(["calibrate", str(path), "--free", PROGRESSION, "--patients", "200",
-                     "--max-evaluations", "4", "--start", f"{PROGRESSION}=10", "--quiet",
-                     "--out", str(out)])  # fmt: skip
-    assert code == 0
-    text = capsys.readouterr().out
-    assert "Fit per target" in text and "10 →" in text
-    assert load_scenario(out).name.endswith("(calibrated)")
+    code = _cli(path, out, "--patients", "200", "--max-evaluations", "4",
+                "--start", f"{PROGRESSION}=10")  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "FAIL" in captured.out
+    assert "the best point fails" in captured.err and "serena6." in captured.err
+    assert out.exists()
+
+
+def test_the_reported_objective_is_the_one_of_the_values_written(tiny_truth, tmp_path):
+    """The fit keeps the best point evaluated, unrounded: its objective is the smallest one
+    evaluated, and the written scenario reproduces it."""
+    scenario, _ = tiny_truth
+    fit = calibrate(scenario, [PROGRESSION], patients=300, seed=2, max_evaluations=6,
+                    start={PROGRESSION: 10.0})  # fmt: skip
+    assert fit.objective == min(objective for _, objective in fit.history)
+    [best] = [v for v, o in fit.history if o == fit.objective][:1]
+    assert fit.values == best
 
 
 # --------------------------------------------------------------------------------------

@@ -104,7 +104,12 @@ VARIANTS = {
     },
     "transport, uniform turnaround, poor specificity": {
         "lab.transport": {"distribution": "gamma", "mean": 2, "sd": 1, "unit": "days"},
-        "assays.guardant360.turnaround": {"distribution": "uniform", "low": 1, "high": 30},
+        "assays.guardant360.turnaround": {
+            "distribution": "uniform",
+            "low": 1,
+            "high": 30,
+            "unit": "days",
+        },
         "assays.guardant360.specificity": 0.8,
     },
     "switch HR > 1, CDK4/6i stopped at switch": {
