@@ -77,21 +77,22 @@ def require_uncertainty(scenario: Scenario) -> None:
         )
 
 
-def _u(seed: int, sample: int, path: str) -> float:
-    return rnd.uniform(seed, sample, f"psa:{path}", 0)
-
-
-def draw_parameters(scenario: Scenario, sample: int, seed: int) -> dict[str, float]:
-    """Parameter values of PSA ``sample`` (≥ 1), keyed by dotted parameter path."""
-    if sample < 1:
+def draw_table(scenario: Scenario, samples, seed: int) -> dict[str, np.ndarray]:
+    """Parameter values of the PSA ``samples`` (numbers ≥ 1), one array per dotted parameter
+    path, all samples at once (each value is a pure function of seed, sample and path)."""
+    samples = np.asarray(samples, dtype=np.int64)
+    if samples.size and samples.min() < 1:
         raise ValueError("PSA samples are numbered from 1 (sample 0 is the base case)")
     params = uncertain_parameters(scenario)
-    u = {p: _u(seed, sample, p) for p in params}
+    u = {p: rnd.sample_uniforms(seed, samples, f"psa:{p}") for p in params}
     for corr in scenario.uncertainty.correlations:
         z = special.ndtri(np.array([u[p] for p in corr.parameters]))
-        correlated = np.linalg.cholesky(np.asarray(corr.matrix)) @ z
+        lower = np.linalg.cholesky(np.asarray(corr.matrix))
+        # Summed term by term, not with `@`: BLAS may round differently for other shapes,
+        # and a sample's values must not depend on how many samples are drawn with it.
+        correlated = sum(lower[:, [j]] * z[j] for j in range(len(z)))
         u.update(zip(corr.parameters, special.ndtr(correlated), strict=True))
-    values = {p: params[p].draw(u[p]) for p in params}
+    values = {p: np.asarray(params[p].draw(u[p]), dtype=float) for p in params}
     for group in scenario.uncertainty.dirichlet:
         g = np.array(
             [
@@ -99,8 +100,13 @@ def draw_parameters(scenario: Scenario, sample: int, seed: int) -> dict[str, flo
                 for p, a in zip(group.parameters, group.concentrations, strict=True)
             ]
         )
-        values.update(zip(group.parameters, g / g.sum(), strict=True))
-    return values
+        values.update(zip(group.parameters, g / g.sum(axis=0), strict=True))
+    return {p: np.broadcast_to(v, samples.shape) for p, v in values.items()}
+
+
+def draw_parameters(scenario: Scenario, sample: int, seed: int) -> dict[str, float]:
+    """Parameter values of PSA ``sample`` (≥ 1), keyed by dotted parameter path."""
+    return {p: float(v[0]) for p, v in draw_table(scenario, [sample], seed).items()}
 
 
 def sample_scenario(scenario: Scenario, sample: int, seed: int) -> Scenario:
@@ -371,7 +377,8 @@ def run_psa(
         if ckpt.complete:
             out = ckpt.outputs(["per_sample", "drawn"])
             return out["per_sample"], out["drawn"]
-    points = {k: draw_parameters(scenario, k, seed) for k in range(1, samples + 1)}
+    table = draw_table(scenario, np.arange(1, samples + 1), seed)
+    points = {k: {p: float(v[k - 1]) for p, v in table.items()} for k in range(1, samples + 1)}
     per_sample = run_points(
         scenario,
         points,

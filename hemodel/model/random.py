@@ -69,6 +69,19 @@ def uniforms(
     return ((h >> _S12).astype(np.float64) + 0.5) * _TO_UNIT
 
 
+def sample_uniforms(seed: int, samples, purpose: str, patient: int = 0, index: int = 0):
+    """One uniform per PSA sample: element i equals ``uniform(seed, samples[i], purpose,
+    patient, index)``, computed for all samples at once."""
+    samples = np.asarray(samples, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = _mix(np.full(1, seed & _MASK, dtype=np.uint64))
+        h = _mix(h ^ samples)
+        h = _mix(h ^ np.uint64(purpose_id(purpose)))
+        h = _mix(h ^ np.uint64(patient & _MASK))
+        h = _mix(h ^ np.uint64(index & _MASK))
+    return ((h >> _S12).astype(np.float64) + 0.5) * _TO_UNIT
+
+
 def uniform(seed: int, sample: int, purpose: str, patient: int, index: int = 0) -> float:
     """One uniform, equal to ``uniforms(seed, sample, purpose, [patient], index + 1)[0, index]``."""
     return float(uniforms(seed, sample, purpose, [patient], 1, start=index)[0, 0])

@@ -93,11 +93,12 @@ class Param(Strict):
                 )
         return self
 
-    def draw(self, u: float) -> float:
-        """PSA value at uniform ``u`` (the base value when there is no distribution)."""
+    def draw(self, u):
+        """PSA values at uniforms ``u`` (a float or an array; the base value when there is no
+        distribution)."""
         if self.psa is None or isinstance(self.psa, dist.FixedDist):
             return self.value
-        return float(self.psa.ppf(u))
+        return self.psa.ppf(u)
 
     def low_high(self) -> tuple[float, float] | None:
         """DSA range: explicit ``range`` or the PSA distribution's 2.5/97.5 percentiles."""

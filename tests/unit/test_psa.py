@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hemodel.analysis.psa import draw_parameters, run_psa, uncertain_parameters
+from hemodel.analysis.psa import draw_parameters, draw_table, run_psa, uncertain_parameters
 from hemodel.commands.main import main
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
@@ -95,6 +95,22 @@ def test_dirichlet_group_sums_to_one():
     np.testing.assert_allclose(total, 1.0, rtol=1e-12)
     sd = math.sqrt(0.4 * 0.6 / 101)
     assert abs(d["assays.blood_test.sensitivity"].mean() - 0.4) < 4 * sd / math.sqrt(300)
+
+
+def test_drawing_all_samples_at_once_equals_drawing_them_one_by_one():
+    """draw_table (what run_psa uses) is bit-identical to per-sample draws, with a copula and
+    a Dirichlet group in play."""
+    spec = "assays.blood_test.specificity"
+    data = with_psa(**{"natural_history.esr1_emergence.probability": 0.7, spec: 0.3},
+                    uncertainty={
+        "correlations": [{"parameters": [SENS, HR], "matrix": [[1, 0.5], [0.5, 1]]}],
+        "dirichlet": [{"parameters": ["natural_history.esr1_emergence.probability", spec],
+                       "concentrations": [7, 3]}]})  # fmt: skip
+    s = scenario_from_dict(data)
+    table = draw_table(s, np.arange(1, 41), 9)
+    assert set(table) == set(draw_parameters(s, 1, 9))
+    for k in range(1, 41):
+        assert {p: v[k - 1] for p, v in table.items()} == draw_parameters(s, k, 9)
 
 
 def test_psa_command_writes_tables_and_plots(tmp_path, capsys):

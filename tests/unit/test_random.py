@@ -188,3 +188,9 @@ def test_purpose_ids_are_distinct():
     names = (*rnd.NATURAL_HISTORY, *rnd.STRATEGY, *rnd.PSA)
     assert len({rnd.purpose_id(p) for p in names}) == len(names)
     assert not set(rnd.NATURAL_HISTORY) & set(rnd.STRATEGY)
+
+
+def test_sample_uniforms_equal_one_uniform_per_sample():
+    samples = np.array([1, 2, 3, 999, 2**40])
+    got = rnd.sample_uniforms(7, samples, "psa:x", patient=5, index=2)
+    assert got.tolist() == [rnd.uniform(7, int(k), "psa:x", 5, 2) for k in samples]

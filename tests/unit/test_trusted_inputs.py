@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hemodel.analysis.psa import draw_parameters, run_psa, uncertain_parameters
+from hemodel.analysis.psa import draw_table, run_psa, uncertain_parameters
 from hemodel.commands.main import main
 from hemodel.run.simulation import simulate
 from hemodel.scenario.bundled import bundled_names
@@ -350,10 +350,7 @@ def test_the_bundled_payer_scenarios_have_psa_distributions():
 def test_psa_draws_are_centred_on_the_base_values(name):
     scenario = load_scenario(name)
     uncertain = uncertain_parameters(scenario)
-    draws = {p: np.empty(DRAWS) for p in uncertain}
-    for k in range(1, DRAWS + 1):
-        for p, v in draw_parameters(scenario, k, seed=11).items():
-            draws[p][k - 1] = v
+    draws = draw_table(scenario, np.arange(1, DRAWS + 1), seed=11)  # what run_psa draws
     for p, param in uncertain.items():
         dist = param.psa
         mean, sd = dist.frozen().mean(), dist.std()
