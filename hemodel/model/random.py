@@ -55,31 +55,32 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _S31)
 
 
+def _keyed(seed: int, sample, purpose: str, patient, index) -> np.ndarray:
+    """Uniforms for the keys ``(seed, sample, purpose, patient, index)``; ``sample``,
+    ``patient`` and ``index`` are uint64 arrays (or scalars) broadcast against each other."""
+    with np.errstate(over="ignore"):
+        h = _mix(np.full(1, seed & _MASK, dtype=np.uint64))
+        h = _mix(h ^ sample)
+        h = _mix(h ^ np.uint64(purpose_id(purpose)))
+        h = _mix(h ^ patient)
+        h = _mix(h ^ index)
+    return ((h >> _S12).astype(np.float64) + 0.5) * _TO_UNIT
+
+
 def uniforms(
     seed: int, sample: int, purpose: str, patients, count: int = 1, start: int = 0
 ) -> np.ndarray:
     """Uniforms in (0, 1), shape ``(len(patients), count)``; column j is draw index start + j."""
     patients = np.asarray(patients, dtype=np.uint64).reshape(-1, 1)
-    with np.errstate(over="ignore"):
-        h = _mix(np.full(1, seed & _MASK, dtype=np.uint64))
-        h = _mix(h ^ np.uint64(sample & _MASK))
-        h = _mix(h ^ np.uint64(purpose_id(purpose)))
-        h = _mix(h ^ patients)
-        h = _mix(h ^ np.arange(start, start + count, dtype=np.uint64).reshape(1, -1))
-    return ((h >> _S12).astype(np.float64) + 0.5) * _TO_UNIT
+    index = np.arange(start, start + count, dtype=np.uint64).reshape(1, -1)
+    return _keyed(seed, np.uint64(sample & _MASK), purpose, patients, index)
 
 
 def sample_uniforms(seed: int, samples, purpose: str, patient: int = 0, index: int = 0):
     """One uniform per PSA sample: element i equals ``uniform(seed, samples[i], purpose,
     patient, index)``, computed for all samples at once."""
     samples = np.asarray(samples, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        h = _mix(np.full(1, seed & _MASK, dtype=np.uint64))
-        h = _mix(h ^ samples)
-        h = _mix(h ^ np.uint64(purpose_id(purpose)))
-        h = _mix(h ^ np.uint64(patient & _MASK))
-        h = _mix(h ^ np.uint64(index & _MASK))
-    return ((h >> _S12).astype(np.float64) + 0.5) * _TO_UNIT
+    return _keyed(seed, samples, purpose, np.uint64(patient & _MASK), np.uint64(index & _MASK))
 
 
 def uniform(seed: int, sample: int, purpose: str, patient: int, index: int = 0) -> float:
