@@ -10,7 +10,7 @@ import copy
 import difflib
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,11 @@ from pydantic import BaseModel, ValidationError
 
 from .bundled import available_tables, bundled_names, bundled_path, default_scenario_path
 from .consistency import findings
-from .distributions import PSADistribution, recentred
-from .problems import Loc, Problem, ScenarioError, _dotted, problem_from_error
+from .problems import Loc, Problem, ScenarioError, _dotted, fail, line_of, problem_from_error
 from .quantities import Param
 from .schema import Scenario
 from .targets import available_quantities
+from .variants import Doc, leftover_inherit, merge
 
 __all__ = [
     "Problem",
@@ -40,13 +40,6 @@ __all__ = [
 ]
 
 
-@dataclass
-class _Doc:
-    data: Any
-    lines: dict[Loc, tuple[str, int]] = field(default_factory=dict)
-    notes: list[tuple[Loc, str]] = field(default_factory=list)  # (field path, what was done)
-
-
 # --------------------------------------------------------------------------------------
 # YAML → plain data, with the line of every key
 # --------------------------------------------------------------------------------------
@@ -56,27 +49,23 @@ _SAFE_TAGS = {
 }
 
 
-def _fail(file: str, line: int | None, path: Loc, message: str) -> ScenarioError:
-    return ScenarioError([Problem(file, line, _dotted(path), message)])
-
-
 def _to_data(node: yaml.Node, file: str, path: Loc, lines: dict, builder) -> Any:
     line = node.start_mark.line + 1
     if node.tag not in _SAFE_TAGS:
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
         msg = f"YAML tag {tag!r} is not allowed: remove it (plain values only)"
-        raise _fail(file, line, path, msg)
+        raise fail(file, line, path, msg)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _to_data(key_node, file, path, lines, builder)
             if not isinstance(key, str | int | float | bool) or key is None:
-                raise _fail(file, key_node.start_mark.line + 1, path, "keys must be plain text")
+                raise fail(file, key_node.start_mark.line + 1, path, "keys must be plain text")
             key = str(key)
             key_line = key_node.start_mark.line + 1
             if key in out:
                 msg = f"{key!r} appears twice (first on line {lines[path + (key,)][1]})"
-                raise _fail(file, key_line, path + (key,), msg + ": rename or remove one")
+                raise fail(file, key_line, path + (key,), msg + ": rename or remove one")
             lines[path + (key,)] = (file, key_line)
             out[key] = _to_data(value_node, file, path + (key,), lines, builder)
         return out
@@ -118,128 +107,44 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _read(path: Path) -> _Doc:
+def _read(path: Path) -> Doc:
     file = _shown(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise _fail(file, None, (), "file not found") from None
+        raise fail(file, None, (), "file not found") from None
     except UnicodeDecodeError as exc:
         line = exc.object.count(b"\n", 0, exc.start) + 1
         bad = exc.object[exc.start : exc.start + 1].hex()
         msg = f"not UTF-8 text (byte 0x{bad}): save the file with UTF-8 encoding"
-        raise _fail(file, line, (), msg) from None
+        raise fail(file, line, (), msg) from None
     except OSError as exc:
-        raise _fail(file, None, (), f"cannot read file: {exc}") from None
+        raise fail(file, None, (), f"cannot read file: {exc}") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise _fail(file, line, (), _yaml_message(exc)) from None
+        raise fail(file, line, (), _yaml_message(exc)) from None
     except yaml.YAMLError as exc:
-        raise _fail(file, None, (), f"malformed YAML: {exc}") from None
+        raise fail(file, None, (), f"malformed YAML: {exc}") from None
     sections = "a mapping of sections (name: ..., currency: ..., strategies: ...)"
     if node is None:
-        raise _fail(file, None, (), f"file is empty: a scenario is {sections}")
+        raise fail(file, None, (), f"file is empty: a scenario is {sections}")
     if not isinstance(node, yaml.MappingNode):
         kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
         msg = f"the file holds {kind}, but a scenario must be {sections}"
-        raise _fail(file, node.start_mark.line + 1, (), msg)
-    doc = _Doc(None)
+        raise fail(file, node.start_mark.line + 1, (), msg)
+    doc = Doc(None)
     try:
         doc.data = _to_data(node, file, (), doc.lines, yaml.SafeLoader(""))
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise _fail(file, line, (), f"invalid value: {exc.problem}") from None
+        raise fail(file, line, (), f"invalid value: {exc.problem}") from None
     return doc
 
 
-#: Keys that belong to a parameter's value: its uncertainty and where the value comes from.
-#: A variant that writes a new ``value:`` drops the parent's unless it restates them.
-_OF_THE_VALUE = ("psa", "range", "source", "ci", "tolerance")
-
-
-def _merge(base: _Doc, over: _Doc) -> _Doc:
-    """Deep-merge ``over`` (a variant) into ``base`` (its parent): mappings merge key by key,
-    anything else replaces; ``key: null`` in ``over`` removes an inherited entry (e.g. a
-    strategy a variant drops).
-
-    The variant rule: where ``over`` gives a parameter a new ``value:``, the parent's ``psa:``,
-    ``range:`` and ``source:`` (a target's ``ci:`` and ``tolerance:``) describe the parent's
-    value and are dropped unless ``over`` restates them; ``psa: inherit`` keeps the parent's
-    distribution, re-centred on the new value (see :func:`_recentre`). The parent's
-    ``unit:`` or ``per:`` must be restated, so that a new number never silently takes an
-    old unit.
-    """
-    notes = list(base.notes)
-
-    def merge(a, b, path):
-        if not (isinstance(a, dict) and isinstance(b, dict)):
-            return b
-        if "value" in b:
-            a, b = _revalue(a, b, path, over, notes)
-        out = dict(a)
-        for k, v in b.items():
-            if v is None and k in a:
-                del out[k]
-            else:
-                out[k] = merge(a[k], v, path + (k,)) if k in a else v
-        return out
-
-    lines = dict(base.lines)
-    lines.update(over.lines)
-    return _Doc(merge(base.data, over.data, ()), lines, notes)
-
-
-def _revalue(parent: dict, variant: dict, path: Loc, over: _Doc, notes: list) -> tuple[dict, dict]:
-    """The parent's entry without what belonged to its old value, and the variant's entry with
-    ``inherit`` resolved (see :func:`_merge`)."""
-    file = over.lines.get(path + ("value",), ("", None))
-    for unit in ("unit", "per"):
-        if unit in parent and unit not in variant:
-            msg = (
-                f"a new value needs its {unit}: the parent gives {unit}: {parent[unit]!r}; "
-                f"write e.g. {{value: {variant['value']}, {unit}: {parent[unit]}}}"
-            )
-            raise _fail(*file, path + ("value",), msg)
-    variant = dict(variant)
-    if variant.get("psa") == "inherit":
-        where = over.lines.get(path + ("psa",), file)
-        variant["psa"], note = _recentre(parent, variant["value"], where, path + ("psa",))
-        notes.append((path + ("psa",), note))
-    kept = {k: v for k, v in parent.items() if k not in _OF_THE_VALUE}
-    return kept, variant
-
-
-def _recentre(parent: dict, value: Any, where, loc: Loc) -> tuple[Any, str]:
-    """The parent's ``psa`` multiplied so that its centre is the new ``value`` (the relative
-    spread is kept, see :func:`~hemodel.scenario.distributions.recentred`), and a note."""
-    if "psa" not in parent:
-        raise _fail(*where, loc, "psa: inherit, but the parent gives no psa: write one out")
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise _fail(*where, loc, f"psa: inherit needs a numeric value, got {value!r}")
-    try:
-        from pydantic import TypeAdapter
-
-        dist = TypeAdapter(PSADistribution).validate_python(parent["psa"])
-    except ValidationError:
-        return parent["psa"], "the parent's psa is invalid (reported separately)"
-    try:
-        scaled = recentred(dist, value).model_dump(by_alias=True, exclude_none=True)
-    except ValueError as exc:
-        msg = f"psa: inherit cannot re-centre the parent's {dist.dist} on {value}: {exc}"
-        raise _fail(*where, loc, msg + "; write a psa: for the new value") from None
-    note = f"psa: inherit re-centred the parent's psa on the value {value}: "
-    return scaled, note + f"{_flow(parent['psa'])} → {_flow(scaled)}"
-
-
-def _flow(data: dict) -> str:
-    return "{" + ", ".join(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}"
-                           for k, v in data.items()) + "}"  # fmt: skip
-
-
-def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> _Doc:
+def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> Doc:
     path = path.resolve()
     doc = _read(path)
     parent = doc.data.pop("extends", None)
@@ -247,20 +152,20 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> _Doc:
         return doc
     where = doc.lines.get(("extends",), (_shown(path), None))
     if not isinstance(parent, str) or not parent.strip():
-        raise _fail(*where, ("extends",), "must name another scenario file, e.g. tiny.yaml")
+        raise fail(*where, ("extends",), "must name another scenario file, e.g. tiny.yaml")
     parent_path = (path.parent / parent).resolve()
     if not parent_path.is_file():
         bundled = bundled_path(parent)
         if bundled is None:
             msg = f"{parent!r}: " + _not_found(path.parent / parent)
             msg += f"; looked for {parent_path} (relative to the folder of the file that extends)"
-            raise _fail(*where, ("extends",), msg)
+            raise fail(*where, ("extends",), msg)
         parent_path = bundled.resolve()
     if parent_path in chain + (path,):
         cycle = " -> ".join(p.name for p in chain + (path, parent_path))
         message = f"circular extends ({cycle}): a file cannot extend itself, even indirectly"
-        raise _fail(*where, ("extends",), message)
-    return _merge(_load_raw(parent_path, chain + (path,)), doc)
+        raise fail(*where, ("extends",), message)
+    return merge(_load_raw(parent_path, chain + (path,)), doc)
 
 
 # --------------------------------------------------------------------------------------
@@ -387,7 +292,7 @@ def resolve_path(path: str | Path | None) -> Path:
     bundled = bundled_path(path)
     if bundled is not None:
         return bundled
-    raise _fail(_shown(path), None, (), _not_found(path))
+    raise fail(_shown(path), None, (), _not_found(path))
 
 
 @dataclass(frozen=True)
@@ -408,12 +313,12 @@ def check_scenario(path: str | Path | None = None) -> Checked:
     path = resolve_path(path)
     doc = _load_raw(path)
     file = _shown(path)
-    _leftover_inherit(doc.data, doc.lines, file)
+    leftover_inherit(doc.data, doc.lines, file)
     scenario = _validate(doc.data, doc.lines, file)
     warnings = _consistent(scenario, doc.lines, file)
 
     def at(loc: Loc, message: str) -> Problem:
-        return Problem(*_line(doc.lines, loc, file), _dotted(loc), message)
+        return Problem(*line_of(doc.lines, loc, file), _dotted(loc), message)
 
     return Checked(scenario, path, warnings, [at(loc, msg) for loc, msg in doc.notes])
 
@@ -436,42 +341,16 @@ def scenario_from_dict(data: dict, name: str = "<dict>") -> Scenario:
     return scenario
 
 
-def _line(lines: dict, loc: Loc, file: str) -> tuple[str, int | None]:
-    """File and line of ``loc``, or of its nearest ancestor the file names."""
-    for n in range(len(loc), 0, -1):
-        for key in (loc[:n], tuple(int(p) if str(p).isdigit() else p for p in loc[:n])):
-            if key in lines:
-                return lines[key]
-    return file, None
-
-
 def _consistent(scenario: Scenario, lines: dict, file: str) -> list[Problem]:
     """Raise the consistency errors; return the warnings."""
     found = findings(parameters(scenario))
     problems = {"error": [], "warning": []}
     for f in found:
-        where = _line(lines, f.path, file)
+        where = line_of(lines, f.path, file)
         problems[f.severity].append(Problem(*where, _dotted(f.path), f.message))
     if problems["error"]:
         raise ScenarioError(problems["error"])
     return problems["warning"]
-
-
-def _leftover_inherit(data: Any, lines: dict, file: str, path: Loc = ()) -> None:
-    """``inherit`` is resolved where a variant changes a value; anywhere else it is an error."""
-    if isinstance(data, dict):
-        for k, v in data.items():
-            if k == "psa" and v == "inherit":
-                msg = (
-                    "psa: inherit keeps the parent's psa for a new value: it needs a file "
-                    "that extends a parent giving this parameter a psa:, and a value: beside "
-                    "it; otherwise write a psa: here"
-                )
-                raise _fail(*_line(lines, path + (k,), file), path + (k,), msg)
-            _leftover_inherit(v, lines, file, path + (k,))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            _leftover_inherit(v, lines, file, path + (i,))
 
 
 def scenario_hash(scenario: Scenario) -> str:

@@ -44,6 +44,20 @@ class ScenarioError(Exception):
         super().__init__("\n".join(lines))
 
 
+def fail(file: str, line: int | None, path: Loc, message: str) -> ScenarioError:
+    """A one-problem :class:`ScenarioError`, to raise."""
+    return ScenarioError([Problem(file, line, _dotted(path), message)])
+
+
+def line_of(lines: dict, loc: Loc, file: str) -> tuple[str, int | None]:
+    """File and line of ``loc``, or of its nearest ancestor the file names."""
+    for n in range(len(loc), 0, -1):
+        for key in (loc[:n], tuple(int(p) if str(p).isdigit() else p for p in loc[:n])):
+            if key in lines:
+                return lines[key]
+    return file, None
+
+
 # --------------------------------------------------------------------------------------
 # Validation errors → problems
 # --------------------------------------------------------------------------------------
