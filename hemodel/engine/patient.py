@@ -18,7 +18,7 @@ import math
 import simpy
 
 from ..model.economics import Timeline
-from ..scenario.distributions import time_with_hazard_ratio
+from ..scenario.hazards import time_with_hazard_ratio
 from .lab import Test
 
 INF = math.inf

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ..scenario.distributions import TimeToEvent
+from ..scenario.hazards import TimeToEvent
 from ..scenario.schema import Delay, Scenario, Strategy
 from ..scenario.units import DAYS_PER_YEAR, to_days
 

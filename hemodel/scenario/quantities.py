@@ -16,6 +16,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import distributions as dist
+from . import hazards
 from .distributions import PSADistribution
 from .units import TIME_UNITS, period_days, to_days
 
@@ -224,7 +225,7 @@ class CostRate(Param):
 # Distribution specifications with parameters
 # --------------------------------------------------------------------------------------
 class _TTE(Strict):
-    def law(self) -> dist.TimeToEvent:
+    def law(self) -> hazards.TimeToEvent:
         raise NotImplementedError
 
 
@@ -234,7 +235,7 @@ class NeverSpec(_TTE):
     distribution: Literal["never"]
 
     def law(self):
-        return dist.Never()
+        return hazards.Never()
 
 
 class ExponentialSpec(_TTE):
@@ -242,7 +243,7 @@ class ExponentialSpec(_TTE):
     median: Duration
 
     def law(self):
-        return dist.Exponential(math.log(2) / self.median.days())
+        return hazards.Exponential(math.log(2) / self.median.days())
 
 
 class WeibullSpec(_TTE):
@@ -254,7 +255,7 @@ class WeibullSpec(_TTE):
 
     def law(self):
         k = self.shape.value
-        return dist.Weibull(k, self.median.days() / math.log(2) ** (1.0 / k))
+        return hazards.Weibull(k, self.median.days() / math.log(2) ** (1.0 / k))
 
 
 class LogLogisticSpec(_TTE):
@@ -263,7 +264,7 @@ class LogLogisticSpec(_TTE):
     shape: Positive
 
     def law(self):
-        return dist.LogLogistic(self.shape.value, self.median.days())
+        return hazards.LogLogistic(self.shape.value, self.median.days())
 
 
 class LogNormalSpec(_TTE):
@@ -272,7 +273,7 @@ class LogNormalSpec(_TTE):
     sdlog: Positive
 
     def law(self):
-        return dist.LogNormal(self.median.days(), self.sdlog.value)
+        return hazards.LogNormal(self.median.days(), self.sdlog.value)
 
 
 class GompertzSpec(_TTE):
@@ -288,7 +289,7 @@ class GompertzSpec(_TTE):
         b = math.log(2) / m if g == 0 else g * math.log(2) / math.expm1(g * m)
         if b <= 0:
             raise ValueError("gompertz median and gamma give a non-positive hazard")
-        return dist.Gompertz(b, g)
+        return hazards.Gompertz(b, g)
 
 
 class PiecewiseSpec(_TTE):
@@ -310,7 +311,7 @@ class PiecewiseSpec(_TTE):
         return self
 
     def law(self):
-        return dist.PiecewiseExponential(
+        return hazards.PiecewiseExponential(
             tuple(to_days(s, self.unit) for s in self.starts),
             tuple(r.value / 365.25 for r in self.rates_per_year),
         )

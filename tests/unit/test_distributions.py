@@ -15,6 +15,7 @@ from scipy import stats
 
 from hemodel.model import lifetable
 from hemodel.scenario import distributions as d
+from hemodel.scenario import hazards as h
 from hemodel.scenario.schema import TimeToEventSpec
 from hemodel.scenario.units import DAYS_PER_YEAR
 
@@ -22,18 +23,18 @@ TIMES = np.array([0.5, 1.0, 7.0, 30.0, 100.0, 365.25, 1000.0, 3000.0])
 
 # (law, the same law in scipy.stats); times in days.
 LAWS_VS_SCIPY = [
-    (d.Exponential(0.002), stats.expon(scale=1 / 0.002)),
-    (d.Weibull(shape=1.5, scale=400.0), stats.weibull_min(1.5, scale=400.0)),
-    (d.Weibull(shape=0.7, scale=250.0), stats.weibull_min(0.7, scale=250.0)),
-    (d.LogLogistic(shape=2.5, scale=300.0), stats.fisk(2.5, scale=300.0)),
-    (d.LogNormal(median=500.0, sdlog=0.8), stats.lognorm(0.8, scale=500.0)),
+    (h.Exponential(0.002), stats.expon(scale=1 / 0.002)),
+    (h.Weibull(shape=1.5, scale=400.0), stats.weibull_min(1.5, scale=400.0)),
+    (h.Weibull(shape=0.7, scale=250.0), stats.weibull_min(0.7, scale=250.0)),
+    (h.LogLogistic(shape=2.5, scale=300.0), stats.fisk(2.5, scale=300.0)),
+    (h.LogNormal(median=500.0, sdlog=0.8), stats.lognorm(0.8, scale=500.0)),
     # H(t) = (b/γ)(e^{γt} − 1) is scipy's gompertz with c = b/γ and scale = 1/γ.
-    (d.Gompertz(b=0.001, gamma=0.002), stats.gompertz(0.001 / 0.002, scale=1 / 0.002)),
+    (h.Gompertz(b=0.001, gamma=0.002), stats.gompertz(0.001 / 0.002, scale=1 / 0.002)),
 ]
 ALL_LAWS = [law for law, _ in LAWS_VS_SCIPY] + [
-    d.Gompertz(b=0.001, gamma=0.0),
-    d.Gompertz(b=0.003, gamma=-0.001),
-    d.PiecewiseExponential(starts=(0.0, 100.0, 400.0), rates=(0.001, 0.004, 0.0005)),
+    h.Gompertz(b=0.001, gamma=0.0),
+    h.Gompertz(b=0.003, gamma=-0.001),
+    h.PiecewiseExponential(starts=(0.0, 100.0, 400.0), rates=(0.001, 0.004, 0.0005)),
 ]
 
 
@@ -66,7 +67,7 @@ def test_inverse_cumhaz_round_trip(law):
     )
 
 
-@pytest.mark.parametrize("law", [x for x in ALL_LAWS if not isinstance(x, d.LogNormal)], ids=_id)
+@pytest.mark.parametrize("law", [x for x in ALL_LAWS if not isinstance(x, h.LogNormal)], ids=_id)
 def test_inverse_cumhaz_small_budgets(law):
     """Round trip H⁻¹(H(t)) = t to 1e-9 also where the cumulative hazard is tiny
     (t = 1e-3 … 1 day)."""
@@ -77,14 +78,14 @@ def test_inverse_cumhaz_small_budgets(law):
 def test_lognormal_inverse_cumhaz_small_budgets():
     """LogNormal(median 500 days, sdlog 0.8): H(0.5) ≈ 2.9e-18, H(1) ≈ 4.0e-15; the inverse
     must still return 0.5 and 1 (relative error ≤ 1e-9)."""
-    law = d.LogNormal(median=500.0, sdlog=0.8)
+    law = h.LogNormal(median=500.0, sdlog=0.8)
     t = np.array([0.5, 1.0, 7.0])
     np.testing.assert_allclose(law.inv_cumhaz(law.cumhaz(t)), t, rtol=1e-9)
 
 
 def test_sample_is_inverse_cumhaz():
     """sample(E) = H⁻¹(E): the event happens when the cumulative hazard reaches E."""
-    law = d.Weibull(2.0, 100.0)
+    law = h.Weibull(2.0, 100.0)
     e = np.array([0.01, 1.0, 4.0])
     np.testing.assert_array_equal(law.sample(e), law.inv_cumhaz(e))
     np.testing.assert_allclose(law.sample(e), 100.0 * np.sqrt(e))
@@ -92,7 +93,7 @@ def test_sample_is_inverse_cumhaz():
 
 def test_never():
     """Never: zero cumulative hazard, survival 1, infinite event time."""
-    law = d.Never()
+    law = h.Never()
     np.testing.assert_array_equal(law.cumhaz(TIMES), 0.0)
     np.testing.assert_array_equal(law.survival(TIMES), 1.0)
     assert np.isinf(law.inv_cumhaz(np.array([0.1, 5.0]))).all()
@@ -101,8 +102,8 @@ def test_never():
 def test_gompertz_special_cases():
     """γ = 0 is exponential with rate b; γ < 0 has a cure fraction: the total hazard is b/|γ|,
     so budgets above it never happen and S(∞) = e^{−b/|γ|}."""
-    np.testing.assert_allclose(d.Gompertz(0.01, 0.0).cumhaz(TIMES), 0.01 * TIMES)
-    cure = d.Gompertz(b=0.003, gamma=-0.001)  # total hazard 3
+    np.testing.assert_allclose(h.Gompertz(0.01, 0.0).cumhaz(TIMES), 0.01 * TIMES)
+    cure = h.Gompertz(b=0.003, gamma=-0.001)  # total hazard 3
     assert float(cure.cumhaz(1e7)) == pytest.approx(3.0)
     assert math.isinf(float(cure.inv_cumhaz(3.5)))
     assert float(cure.inv_cumhaz(1.0)) == pytest.approx(-math.log(1 - 1.0 / 3.0) / 0.001)
@@ -118,7 +119,7 @@ def test_piecewise_exponential_hand_values():
         [0.0, 0.05, 0.1, 0.7, 1.3, 1.4],
     )
     np.testing.assert_allclose(law.inv_cumhaz(np.array([0.05, 0.7, 1.4])), [50.0, 250.0, 600.0])
-    zero_tail = d.PiecewiseExponential((0.0, 10.0), (0.1, 0.0))  # total hazard 1
+    zero_tail = h.PiecewiseExponential((0.0, 10.0), (0.1, 0.0))  # total hazard 1
     assert math.isinf(float(zero_tail.inv_cumhaz(1.5)))
 
 
@@ -166,17 +167,17 @@ def test_hazard_ratio_exponential_hand_values():
     """Exponential rate λ = 0.01/day, budget E = 2, switch at s = 50 with HR h = 0.5:
     λs = 0.5 < E, so t = s + (E − λs)/(hλ) = 50 + 1.5/0.005 = 350 (vs 200 without switch).
     A switch after the event (s = 300: λs = 3 ≥ E) leaves t = E/λ = 200."""
-    law = d.Exponential(0.01)
-    assert d.time_with_hazard_ratio(law, 2.0, 50.0, 0.5) == pytest.approx(350.0)
-    assert d.time_with_hazard_ratio(law, 2.0, 300.0, 0.5) == pytest.approx(200.0)
-    assert d.time_with_hazard_ratio(law, 2.0, 200.0, 0.5) == pytest.approx(200.0)
+    law = h.Exponential(0.01)
+    assert h.time_with_hazard_ratio(law, 2.0, 50.0, 0.5) == pytest.approx(350.0)
+    assert h.time_with_hazard_ratio(law, 2.0, 300.0, 0.5) == pytest.approx(200.0)
+    assert h.time_with_hazard_ratio(law, 2.0, 200.0, 0.5) == pytest.approx(200.0)
     # HR > 1 brings the event forward: 50 + 1.5/(2·0.01) = 125.
-    assert d.time_with_hazard_ratio(law, 2.0, 50.0, 2.0) == pytest.approx(125.0)
+    assert h.time_with_hazard_ratio(law, 2.0, 50.0, 2.0) == pytest.approx(125.0)
     # a switch at (or before) time 0 scales the whole hazard: E/(hλ) = 400.
-    assert d.time_with_hazard_ratio(law, 2.0, 0.0, 0.5) == pytest.approx(400.0)
-    assert d.time_with_hazard_ratio(law, 2.0, -30.0, 0.5) == pytest.approx(400.0)
+    assert h.time_with_hazard_ratio(law, 2.0, 0.0, 0.5) == pytest.approx(400.0)
+    assert h.time_with_hazard_ratio(law, 2.0, -30.0, 0.5) == pytest.approx(400.0)
     # HR = 0 after the switch: the event never happens if the budget was not spent.
-    assert d.time_with_hazard_ratio(law, 2.0, 50.0, 0.0) == math.inf
+    assert h.time_with_hazard_ratio(law, 2.0, 50.0, 0.0) == math.inf
 
 
 @pytest.mark.parametrize("law", ALL_LAWS, ids=_id)
@@ -184,9 +185,9 @@ def test_hazard_ratio_one_or_never_switching_is_plain_inverse(law):
     """HR = 1 or switch = ∞ gives H⁻¹(E); otherwise H(s) + HR·(H(t) − H(s)) = E."""
     for e in (0.05, 0.7, 2.0):
         plain = float(law.inv_cumhaz(e))
-        assert d.time_with_hazard_ratio(law, e, math.inf, 0.5) == plain
-        assert d.time_with_hazard_ratio(law, e, 120.0, 1.0) == plain
-        t = d.time_with_hazard_ratio(law, e, 30.0, 0.6)
+        assert h.time_with_hazard_ratio(law, e, math.inf, 0.5) == plain
+        assert h.time_with_hazard_ratio(law, e, 120.0, 1.0) == plain
+        t = h.time_with_hazard_ratio(law, e, 30.0, 0.6)
         h_s = float(law.cumhaz(30.0))
         if math.isfinite(t) and h_s < e:
             assert h_s + 0.6 * (float(law.cumhaz(t)) - h_s) == pytest.approx(e, rel=1e-9)
@@ -206,9 +207,9 @@ def test_switching_earlier_never_gives_earlier_event(budget, s1, s2, hr, law):
     never makes the event happen earlier (per patient, same budget). It also never precedes
     the event time without any switch."""
     early, late = min(s1, s2), max(s1, s2)
-    t_early = d.time_with_hazard_ratio(law, budget, early, hr)
-    t_late = d.time_with_hazard_ratio(law, budget, late, hr)
-    t_never = d.time_with_hazard_ratio(law, budget, math.inf, hr)
+    t_early = h.time_with_hazard_ratio(law, budget, early, hr)
+    t_late = h.time_with_hazard_ratio(law, budget, late, hr)
+    t_never = h.time_with_hazard_ratio(law, budget, math.inf, hr)
     assert t_early >= t_late * (1 - 1e-12)
     assert t_late >= t_never * (1 - 1e-12)
 
@@ -307,13 +308,13 @@ def test_life_table_one_year_budget_is_exactly_one_year(age):
     assert t[0] == pytest.approx(DAYS_PER_YEAR, rel=1e-12)
 
 
-def _table_law(age: float) -> d.PiecewiseExponential:
+def _table_law(age: float) -> h.PiecewiseExponential:
     """Reference law built here from qx: constant hazard -ln(1 - qx) within each year of age."""
     qx = _qx(TABLE)
     a0 = int(math.floor(age))
     starts = [0.0] + [(a - age) * DAYS_PER_YEAR for a in range(a0 + 1, 120)]
     rates = [-math.log1p(-q) / DAYS_PER_YEAR for q in qx[a0:120]]
-    return d.PiecewiseExponential(tuple(starts), tuple(rates))
+    return h.PiecewiseExponential(tuple(starts), tuple(rates))
 
 
 @pytest.mark.parametrize("age", [0, 30, 60, 85, 118])
