@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..model.economics import COST_CATEGORIES
+from ..model.outcomes import COST_CATEGORIES
 from ..scenario.schema import Scenario
 
 BASIS = "undiscounted"

@@ -39,8 +39,8 @@ from .. import __version__
 from ..engine.des import budget_columns, run_strategy
 from ..model import random as rnd
 from ..model.cohort import draw_cohort
-from ..model.economics import COST_CATEGORIES
 from ..model.inputs import ModelInputs, build_inputs
+from ..model.outcomes import COST_CATEGORIES
 from ..run.checkpoint import Checkpoint
 from ..run.parallel import Executor, Moments, progress_enabled
 from ..scenario.load import parameters, scenario_hash, with_values

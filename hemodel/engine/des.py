@@ -15,25 +15,13 @@ import simpy
 
 from ..model import random as rnd
 from ..model.cohort import Cohort
-from ..model.economics import COST_CATEGORIES, accrue, annual_costs
+from ..model.economics import accrue, annual_costs
 from ..model.inputs import ModelInputs, StrategyPlan
+from ..model.outcomes import COST_CATEGORIES, OUTCOME_COLUMNS, budget_columns
 from .lab import FiniteLab, Test, UnlimitedLab
 from .patient import Patient
 
 _BLOCK = 64  # test draws per patient whose uniforms are generated up front
-
-OUTCOME_COLUMNS = (
-    "age_years", "esr1_at_start", "emergence_days", "true_progression_days",
-    "progression_free_days",
-    "detected_progression_days", "second_progression_days", "death_days", "death_cause",
-    "switched", "switch_days", "false_positive_switch", "tests", "positives",
-    "false_positives", "first_positive_days", "detection_days", "lead_time_days",
-    "lab_wait_days", "lab_queue_days", "progression_test", "targeted_second_line",
-    "visits", "scans",
-    *(f"cost_{c}" for c in COST_CATEGORIES), "cost_total",
-    *(f"cost_{c}_undiscounted" for c in COST_CATEGORIES), "cost_total_undiscounted",
-    "qalys", "qalys_undiscounted", "lys", "lys_undiscounted",
-)  # fmt: skip
 
 
 class StrategyRun:
@@ -168,11 +156,6 @@ def _row(p: Patient, run: StrategyRun, budget_years: int = 0) -> dict:
         for (year, cat), value in annual_costs(tl, plan, inputs, budget_years).items():
             row[f"cost_y{year}_{cat}"] = value
     return row
-
-
-def budget_columns(years: int) -> list[str]:
-    """Columns of undiscounted cost by year since start and category (``cost_y<year>_<cat>``)."""
-    return [f"cost_y{y}_{c}" for y in range(1, years + 1) for c in COST_CATEGORIES]
 
 
 def _count(every: float, until: float) -> int:

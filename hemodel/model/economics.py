@@ -13,19 +13,7 @@ from dataclasses import dataclass
 
 from ..scenario.units import DAYS_PER_YEAR
 from .inputs import ModelInputs, StrategyPlan
-
-#: Cost categories reported per patient (columns ``cost_<category>``).
-COST_CATEGORIES = (
-    "testing",
-    "phlebotomy",
-    "visits",
-    "imaging",
-    "first_line_drugs",
-    "switch_drugs",
-    "later_line_drugs",
-    "disease_management",
-    "terminal_care",
-)
+from .outcomes import COST_CATEGORIES
 
 
 def discount_factor(t: float, rate: float) -> float:

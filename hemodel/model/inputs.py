@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ..scenario.hazards import TimeToEvent
 from ..scenario.schema import Delay, Scenario, Strategy
@@ -43,7 +43,8 @@ class DelayLaw:
         if self.kind == "uniform":
             return self.a + (self.b - self.a) * u
         shape = (self.a / self.b) ** 2
-        return stats.gamma.ppf(u, shape, scale=self.a / shape)
+        # what scipy.stats.gamma.ppf computes, without its argument checks (90 µs a call)
+        return special.gammaincinv(shape, u) * (self.a / shape)
 
 
 @dataclass(frozen=True)

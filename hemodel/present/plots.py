@@ -265,7 +265,7 @@ def cost_breakdown(summary: pd.DataFrame, currency: str, ax: Axes | None = None)
     """Stacked bars of mean discounted cost per patient by category, one bar per strategy.
 
     ``summary``: :meth:`Results.summary` (columns ``cost_<category>``)."""
-    from ..model.economics import COST_CATEGORIES
+    from ..model.outcomes import COST_CATEGORIES
 
     with style():
         ax = axes(ax)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from ..model.economics import COST_CATEGORIES
+from ..model.outcomes import COST_CATEGORIES
 from ..scenario.quantities import CostRate, Delay, Duration, Param
 from ..scenario.schema import Scenario
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..model.economics import COST_CATEGORIES
+from ..model.outcomes import COST_CATEGORIES
 from ..scenario.units import DAYS_PER_MONTH
 
 #: Summary quantities: (column in the summary, per-patient column, transform).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hemodel.commands.main import COMMANDS, _parser, main
-from hemodel.engine.des import OUTCOME_COLUMNS
+from hemodel.model.outcomes import OUTCOME_COLUMNS
 from hemodel.present.reference import PATIENT_COLUMNS, scenario_reference
 from hemodel.scenario.schema import Scenario
 

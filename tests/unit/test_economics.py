@@ -12,7 +12,6 @@ import pytest
 from scipy import integrate
 
 from hemodel.model.economics import (
-    COST_CATEGORIES,
     Timeline,
     accrue,
     discount_factor,
@@ -20,6 +19,7 @@ from hemodel.model.economics import (
     grid_sum,
 )
 from hemodel.model.inputs import build_inputs, continuous_rate_per_day
+from hemodel.model.outcomes import COST_CATEGORIES
 from hemodel.scenario.load import scenario_from_dict
 from hemodel.scenario.units import DAYS_PER_YEAR
 

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from hemodel import load_scenario, simulate
-from hemodel.engine.des import budget_columns
-from hemodel.model.economics import COST_CATEGORIES
+from hemodel.model.outcomes import COST_CATEGORIES, budget_columns
 
 
 @pytest.mark.parametrize("name", ["tiny", "tiny_lab", "serena6_us"])

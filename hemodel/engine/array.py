@@ -1,0 +1,343 @@
+"""The array engine: a whole cohort through one strategy at once, in NumPy, for an unlimited lab.
+
+With an unlimited lab patients do not interact, and every event of the pathway (DESIGN.md §3)
+is a closed-form function of the patient's latent natural history
+(:class:`~hemodel.model.cohort.Cohort`) and the keyed per-test uniforms, so no event queue is
+needed:
+
+* the blood draws are a contiguous prefix of the schedule ``start + k·every``. A loop over
+  the test number ``k``, vectorised over the patients still being tested (the active set
+  shrinks as patients are detected, die or switch), finds where the prefix ends and the first
+  positive result that acts (earliest result day, then lowest test number);
+* a switch at day ``s`` moves ESR1-driven progression: the rest of the patient's
+  cumulative-hazard budget is spent at ``HR``·hazard (:func:`event_time`); detected
+  progression is the first scan at or after true progression;
+* costs, QALYs and life-years are integrals of piecewise-constant rates under continuous
+  discounting (:mod:`hemodel.engine.accounts`).
+
+The draws of test ``k`` of a patient (result, turnaround, transport) are keyed by patient and
+test number, not by strategy, so a lab delay's inverse CDF is computed once per patient and
+test and shared by every strategy that uses the same delay law (:class:`TestDraws`).
+
+This engine shares nothing with the SimPy engine (:mod:`hemodel.engine.des`) but the model
+inputs, the cohort, the keyed random streams and the columns of the outcome table, so each
+checks the other: ``tests/verification/test_engines_agree.py`` requires every per-patient
+column to agree (rtol 1e-9) on every bundled scenario and on variants of every feature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..model import random as rnd
+from ..model.cohort import Cohort
+from ..model.inputs import DelayLaw, ModelInputs, StrategyPlan
+from ..model.outcomes import OUTCOME_COLUMNS, budget_columns
+from ..scenario.hazards import TimeToEvent
+from .accounts import GRID_TOL, Pathway, accounts, grid_count
+
+
+def event_time(law: TimeToEvent, budget, since, hr: float) -> np.ndarray:
+    """Time on the law's own clock at which the cumulative hazard, multiplied by ``hr`` from
+    ``since`` on, reaches ``budget``: solves ``H(a) + hr·(H(t) − H(a)) = budget`` with
+    ``a = max(since, 0)``. ``since = inf`` means the hazard ratio never applies; ``hr = 0``
+    means the event never happens once it applies."""
+    budget = np.asarray(budget, dtype=float)
+    plain = law.inv_cumhaz(budget)
+    since = np.broadcast_to(np.asarray(since, dtype=float), budget.shape)
+    if hr == 1.0 or not np.isfinite(since).any():
+        return plain
+    a = np.where(np.isfinite(since), np.maximum(since, 0.0), 0.0)
+    spent = law.cumhaz(a)
+    scaled = np.isfinite(since) & (spent < budget)
+    if hr == 0.0:
+        return np.where(scaled, np.inf, plain)
+    later = law.inv_cumhaz(np.where(scaled, spent + (budget - spent) / hr, budget))
+    return np.where(scaled, later, plain)
+
+
+def next_on_grid(t: np.ndarray, every: float) -> np.ndarray:
+    """First of ``every, 2·every, …`` at or after ``t`` (days); inf stays inf."""
+    with np.errstate(invalid="ignore"):
+        k = np.maximum(np.ceil(t / every - GRID_TOL), 1.0)
+    return np.where(np.isfinite(t), k * every, np.inf)
+
+
+class Biology:
+    """Strategy-free quantities of a cohort: progression without any switch and the untreated
+    course after it (days from the 1L start)."""
+
+    def __init__(self, inputs: ModelInputs, cohort: Cohort):
+        nh = inputs.natural_history
+        c = cohort
+        self.cohort, self.horizon = c, inputs.horizon
+        self.emerged = np.isfinite(c.emergence)
+        self.esr1 = np.full(len(c), np.inf)
+        e = c.emergence[self.emerged]
+        self.esr1[self.emerged] = e + nh.esr1_progression.inv_cumhaz(c.esr1_budget[self.emerged])
+        self.t1 = np.minimum(c.other_progression, self.esr1)
+        self.gap2 = nh.second_progression.inv_cumhaz(c.second_budget)  # untreated
+        self.gap_death = self.gap2 + c.disease_death_after
+        self.end1 = self.first_line_end(self.t1)
+
+    def first_line_end(self, t1: np.ndarray, idx=slice(None)) -> np.ndarray:
+        """End of first-line follow-up other than detection: background death, death from
+        the untreated disease, or the horizon."""
+        c = self.cohort
+        return np.minimum(
+            np.minimum(c.background_death[idx], t1 + self.gap_death[idx]), self.horizon
+        )
+
+    def progression(self, law: TimeToEvent, hr: float, idx: np.ndarray, switch: np.ndarray):
+        """True first progression and first-line end of patients ``idx`` switched at
+        ``switch`` (days; inf: never) to a therapy with ESR1 hazard ratio ``hr``."""
+        c = self.cohort
+        e = c.emergence[idx]
+        esr1 = self.esr1[idx].copy()
+        on = self.emerged[idx] & np.isfinite(switch)
+        if on.any():
+            since = switch[on] - e[on]
+            esr1[on] = e[on] + event_time(law, c.esr1_budget[idx][on], since, hr)
+        t1 = np.minimum(c.other_progression[idx], esr1)
+        return t1, self.first_line_end(t1, idx)
+
+
+class TestDraws:
+    """Per-test draws of a cohort, keyed by (patient, test number) and shared by strategies:
+    result uniforms, and lab delays (days) by delay law, computed once each."""
+
+    def __init__(self, seed: int, sample: int, ids: np.ndarray):
+        self.seed, self.sample, self.ids = seed, sample, ids
+        self._delays: dict[tuple[str, DelayLaw], dict[int, np.ndarray]] = {}
+
+    def result(self, idx: np.ndarray, k: int) -> np.ndarray:
+        return rnd.uniforms(self.seed, self.sample, "test_result", self.ids[idx], 1, k)[:, 0]
+
+    def delay(self, purpose: str, law: DelayLaw, idx: np.ndarray, k: int) -> np.ndarray:
+        """Delay (days) of test ``k`` of patients ``idx``."""
+        if law.kind == "fixed":
+            return np.full(len(idx), float(law.a))
+        if law.kind == "uniform":  # cheaper to draw again than to cache
+            return law.ppf(rnd.uniforms(self.seed, self.sample, purpose, self.ids[idx], 1, k)[:, 0])
+        column = self._delays.setdefault((purpose, law), {}).get(k)
+        if column is None:
+            column = self._delays[(purpose, law)][k] = np.full(len(self.ids), np.nan)
+        values = column[idx]
+        missing = np.isnan(values)
+        if missing.any():
+            todo = idx[missing]
+            u = rnd.uniforms(self.seed, self.sample, purpose, self.ids[todo], 1, k)[:, 0]
+            values[missing] = column[todo] = law.ppf(u)
+        return values
+
+
+class Monitoring:
+    """What a strategy's blood draws did to each patient (arrays over the cohort)."""
+
+    def __init__(self, n: int):
+        self.tests = np.zeros(n, np.int64)
+        self.positives = np.zeros(n, np.int64)
+        self.false_positives = np.zeros(n, np.int64)
+        self.wait = np.zeros(n)  # summed days from draw to result
+        self.first_true_positive = np.full(n, np.inf)  # result day
+        self.trigger = np.full(n, np.inf)  # result day of the positive that acts
+        self.trigger_true = np.zeros(n, bool)
+        self.switch = np.full(n, np.inf)
+
+
+def monitor(
+    inputs: ModelInputs, plan: StrategyPlan, bio: Biology, d1_0, end1_0, draws: TestDraws
+) -> Monitoring:
+    """Blood draws of a monitoring strategy: which happen, their results, the switch."""
+    c, n = bio.cohort, len(bio.cohort)
+    assay, sw = plan.assay, plan.switch
+    m = Monitoring(n)
+    if assay is None:
+        return m
+    law = inputs.natural_history.esr1_progression
+    hr = sw.hazard_ratio if sw is not None else 1.0
+    cont = sw is not None and sw.continue_testing
+    acts_before = np.minimum(d1_0, end1_0)  # no positive acts once progression is seen
+    d1, end1 = d1_0.copy(), end1_0.copy()  # moved by a switch
+    idx = np.arange(n)
+    k = 0
+    while idx.size:
+        d = plan.draw_start + k * plan.draw_every
+        keep = (d < end1[idx]) & (d <= d1[idx])
+        if not cont:
+            keep &= d <= m.trigger[idx]
+        idx = idx[keep]
+        if not idx.size:
+            break
+        present = c.emergence[idx] <= d
+        u = draws.result(idx, k)
+        positive = np.where(present, u < assay.sensitivity, u >= assay.specificity)
+        transport = draws.delay("transport", inputs.transport, idx, k)
+        result = (d + transport) + draws.delay("turnaround", assay.turnaround, idx, k)
+        m.tests[idx] += 1
+        m.wait[idx] += result - d
+        m.positives[idx] += positive
+        m.false_positives[idx] += positive & ~present
+        tp = idx[positive & present]
+        m.first_true_positive[tp] = np.minimum(
+            m.first_true_positive[tp], result[positive & present]
+        )
+        acts = positive & (result < acts_before[idx]) & (result < m.trigger[idx])
+        if acts.any():
+            j, r = idx[acts], result[acts]
+            m.trigger[j], m.trigger_true[j] = r, present[acts]
+            s = _switch_day(plan, r, c.emergence[j] == 0.0, present[acts], acts_before[j])
+            m.switch[j] = s
+            t1, end1[j] = bio.progression(law, hr, j, s)
+            d1[j] = next_on_grid(t1, plan.imaging_every)
+        k += 1
+    return m
+
+
+def _switch_day(plan: StrategyPlan, result, baseline, true_positive, before) -> np.ndarray:
+    """Day of the switch (inf: none) planned on a positive result at day ``result``."""
+    sw = plan.switch
+    if sw is None:
+        return np.full(len(result), np.inf)
+    s = next_on_grid(result, plan.visit_every) if sw.at_next_visit else result
+    excluded = baseline & true_positive & (not sw.switch_baseline_mutations)
+    return np.where(~excluded & (s < before), s, np.inf)
+
+
+def _pathway(inputs: ModelInputs, plan: StrategyPlan, bio: Biology, draws: TestDraws):
+    """Every patient's pathway under ``plan``: the :class:`Pathway` for the books and the
+    event columns of the outcome table."""
+    c, n = bio.cohort, len(bio.cohort)
+    e, horizon = c.emergence, inputs.horizon
+    d1_0 = next_on_grid(bio.t1, plan.imaging_every)  # detection without any switch
+    m = monitor(inputs, plan, bio, d1_0, bio.end1, draws)
+    switched = np.isfinite(m.switch)
+    t1, end1 = bio.t1, bio.end1
+    if switched.any():
+        sw, j = plan.switch, np.flatnonzero(switched)
+        t1, end1 = t1.copy(), end1.copy()
+        law = inputs.natural_history.esr1_progression
+        t1[j], end1[j] = bio.progression(law, sw.hazard_ratio, j, m.switch[j])
+    d1 = next_on_grid(t1, plan.imaging_every)
+    second = d1 < end1  # progression detected in life and within the horizon
+
+    # At detected progression: optional ESR1 test, second line, second progression, death.
+    pa = plan.progression_assay
+    sl = np.where(second, d1, np.inf)
+    targeted = tested_positive = np.zeros(n, bool)
+    if pa is not None:
+        present = e <= d1
+        u = rnd.uniforms(draws.seed, draws.sample, "progression_test", c.ids)[:, 0]
+        tested_positive = np.where(present, u < pa.sensitivity, u >= pa.specificity)
+        tat = rnd.uniforms(draws.seed, draws.sample, "progression_tat", c.ids)[:, 0]
+        sl = np.where(second, d1 + pa.turnaround.ppf(tat), np.inf)
+        targeted = second & tested_positive
+    gap2 = bio.gap2
+    effective = np.flatnonzero(targeted & (e <= d1))
+    if effective.size and inputs.targeted_2l_hr != 1.0:
+        gap2 = gap2.copy()
+        since = sl[effective] - t1[effective]
+        law2 = inputs.natural_history.second_progression
+        gap2[effective] = event_time(law2, c.second_budget[effective], since, inputs.targeted_2l_hr)
+    t2 = t1 + gap2
+    disease = np.where(second, t2 + c.disease_death_after, t1 + bio.gap_death)
+    death = np.minimum(c.background_death, disease)
+    died = death <= horizon
+    end = np.minimum(death, horizon)
+    f = np.minimum(d1, end)
+    at_progression = second & (pa is not None)
+
+    # Molecular detection: the first true-positive result in life; lead time over imaging
+    # alone (detection without any switch) when it came during first-line follow-up.
+    detection = np.where(m.first_true_positive <= end, m.first_true_positive, np.inf)
+    lead = np.where(detection < np.minimum(np.minimum(d1_0, d1), end1), d1_0 - detection, np.nan)
+    tests = m.tests
+    wait = np.where(tests > 0, m.wait / np.maximum(tests, 1), np.nan)
+    switch_seen = m.switch <= end
+    events = {
+        "age_years": c.age,
+        "esr1_at_start": c.esr1_at_start,
+        "emergence_days": _within(e, end),
+        "true_progression_days": _within(t1, end),
+        "progression_free_days": np.minimum(t1, end),
+        "detected_progression_days": _within(d1, end),
+        "second_progression_days": _within(t2, end),
+        "death_days": np.where(died, end, np.nan),
+        "death_cause": np.where(
+            died, np.where(end < c.background_death, "disease", "background"), "alive"
+        ),
+        "switched": switch_seen,
+        "switch_days": _within(m.switch, end),
+        "false_positive_switch": switch_seen & ~m.trigger_true,
+        "tests": tests,
+        "positives": m.positives,
+        "false_positives": m.false_positives,
+        "first_positive_days": _within(m.trigger, end),
+        "detection_days": _within(detection, end),
+        "lead_time_days": lead,
+        "lab_wait_days": wait,
+        "lab_queue_days": np.where(tests > 0, 0.0, np.nan),
+        "progression_test": np.where(
+            at_progression, np.where(tested_positive, "positive", "negative"), "none"
+        ),
+        "targeted_second_line": targeted,
+        "visits": grid_count(f, plan.visit_every).astype(np.int64),
+        "scans": grid_count(f, plan.imaging_every).astype(np.int64),
+    }
+    schedule = np.zeros(0)
+    if plan.assay is not None:
+        schedule = plan.draw_start + np.arange(int(tests.max(initial=0))) * plan.draw_every
+    path = Pathway(
+        emergence=e, switch=m.switch, t1=t1, d1=d1, f=f, end=end, died=died, sl=sl,
+        targeted=targeted, t2=t2, tests=tests, draw_days=schedule,
+        at_progression=at_progression,
+    )  # fmt: skip
+    return path, events
+
+
+def _within(t: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``t`` where it happened by ``end`` (days), NaN otherwise."""
+    return np.where(t <= end, t, np.nan)
+
+
+def run_strategy(
+    inputs: ModelInputs,
+    plan: StrategyPlan,
+    cohort: Cohort,
+    seed: int,
+    sample: int = 0,
+    budget_years: int = 0,
+    *,
+    biology: Biology | None = None,
+    draws: TestDraws | None = None,
+) -> pd.DataFrame:
+    """Outcomes of ``cohort`` under ``plan``: one row per patient, columns
+    :data:`~hemodel.model.outcomes.OUTCOME_COLUMNS` (+ ``budget_columns(budget_years)``).
+
+    ``biology`` and ``draws`` of the cohort may be passed in to share them between
+    strategies (:func:`run_strategies`)."""
+    if inputs.lab_capacity is not None:
+        raise ValueError(
+            "the array engine models an unlimited lab only (lab.capacity: unlimited); "
+            "use the SimPy engine for a finite lab"
+        )
+    bio = biology or Biology(inputs, cohort)
+    draws = draws or TestDraws(seed, sample, cohort.ids)
+    with np.errstate(invalid="ignore"):  # inf − inf where an event never happens
+        path, columns = _pathway(inputs, plan, bio, draws)
+        columns |= accounts(inputs, plan, path, budget_years)
+    return pd.DataFrame({k: columns[k] for k in (*OUTCOME_COLUMNS, *budget_columns(budget_years))})
+
+
+def run_strategies(
+    inputs: ModelInputs, cohort: Cohort, seed: int, sample: int = 0, budget_years: int = 0
+) -> list[pd.DataFrame]:
+    """:func:`run_strategy` for every strategy of ``inputs``, sharing the cohort's biology
+    and per-test draws."""
+    bio = Biology(inputs, cohort)
+    draws = TestDraws(seed, sample, cohort.ids)
+    return [
+        run_strategy(inputs, p, cohort, seed, sample, budget_years, biology=bio, draws=draws)
+        for p in inputs.strategies
+    ]
