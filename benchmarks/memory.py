@@ -7,7 +7,8 @@ psutil), and the ratio of that total to the smallest run's. Tasks return per-str
 never per-patient rows, so memory should stay flat in the number of samples.
 
     python benchmarks/memory.py                          # 10 / 100 / 300 samples x 2000
-    python benchmarks/memory.py --samples 10 1000        # the full target (about 1 hour)
+    python benchmarks/memory.py --samples 10 1000 --patients 10000   # the PSA target
+    python benchmarks/memory.py --engine simpy --samples 10 100      # the SimPy engine
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import threading
 import time
 
 
-def measure(samples: int, patients: int, workers: int) -> dict:
+def measure(samples: int, patients: int, workers: int, engine: str) -> dict:
     import psutil
 
     from hemodel import load_scenario
@@ -45,7 +46,9 @@ def measure(samples: int, patients: int, workers: int) -> dict:
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
     start = time.perf_counter()
-    per_sample, drawn = run_psa(load_scenario(), samples, patients, seed=1, workers=workers)
+    per_sample, drawn = run_psa(
+        load_scenario(), samples, patients, seed=1, workers=workers, engine=engine
+    )
     elapsed = time.perf_counter() - start
     stop.set()
     watcher.join()
@@ -66,14 +69,17 @@ def main() -> None:
     parser.add_argument("--samples", type=int, nargs="+", default=[10, 100, 300])
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--engine", choices=("auto", "simpy", "array"), default="auto")
     args = parser.parse_args()
     print(f"PSA on the default scenario, {args.patients:,} patients per sample, "
-          f"{args.workers} worker processes; each size in a fresh process")  # fmt: skip
+          f"{args.workers} worker processes, {args.engine} engine; each size in a fresh "
+          "process")  # fmt: skip
     print(f"{'samples':>8} {'seconds':>8} {'parent MB':>10} {'worker MB':>10} {'total MB':>9} "
           f"{'vs first':>9}")  # fmt: skip
     first = None
     for n in args.samples:
-        cmd = [sys.executable, __file__, "--one", str(n), str(args.patients), str(args.workers)]
+        cmd = [sys.executable, __file__, "--one", str(n), str(args.patients), str(args.workers),
+               args.engine]  # fmt: skip
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
         first = first or r["total_mb"]
@@ -83,6 +89,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        print(json.dumps(measure(*map(int, sys.argv[2:5]))))
+        print(json.dumps(measure(*map(int, sys.argv[2:5]), sys.argv[5])))
     else:
         main()

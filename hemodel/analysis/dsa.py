@@ -118,7 +118,7 @@ def unused(scenario: Scenario, path: str) -> bool:
 
 # ------------------------------------------------------------------------- running
 def increments(
-    scenario: Scenario, values: dict[str, float], patients: int, seed: int
+    scenario: Scenario, values: dict[str, float], patients: int, seed: int, engine: str = "auto"
 ) -> tuple[float, float]:
     """Mean incremental cost and QALYs of the non-reference strategy of a two-strategy
     scenario, with ``values`` substituted (same patients for both strategies)."""
@@ -126,7 +126,7 @@ def increments(
 
     variant = with_values(scenario, values)
     means = (
-        simulate(variant, patients=patients, seed=seed)
+        simulate(variant, patients=patients, seed=seed, engine=engine)
         .patients.groupby("strategy", observed=True)[["cost_total", "qalys"]]
         .mean()
     )
@@ -149,7 +149,7 @@ def _run_all(jobs: list[tuple], progress: bool | None, desc: str, execution: dic
     from ..run.parallel import Executor
 
     show = progress if progress is not None else sys.stderr.isatty()
-    work = sum(patients * len(small.strategies) for small, _, patients, _ in jobs)
+    work = sum(patients * len(small.strategies) for small, _, patients, *_ in jobs)
     with (
         tqdm(total=len(jobs), desc=desc, unit="run", disable=not show, leave=False) as bar,
         Executor(**execution, work=work) as executor,
@@ -200,6 +200,7 @@ def one_way(
     only: Sequence[str] | None = None,
     skip_unused: bool = True,
     progress: bool | None = False,
+    engine: str = "auto",
     **execution,
 ) -> pd.DataFrame:
     """One-way DSA of ``comparison`` vs the reference over every parameter with a range.
@@ -211,7 +212,8 @@ def one_way(
     (largest first), with the parameter's ``unit``, ``base_value``, ``low``, ``high``, the
     incremental cost and QALYs and the ``outcome`` at each end, the ``base`` outcome and the
     analysis settings (measure, comparison, reference, wtp, currency, patients, seed).
-    ``execution``: ``workers``, ``backend``, ``scheduler`` (default: in-process).
+    ``execution``: ``workers``, ``backend``, ``scheduler`` (default: in-process);
+    ``engine``: which engine simulates (:func:`hemodel.engine.select.choose`).
     """
     wtp = _check(scenario, measure, wtp)
     small = reduced_scenario(scenario, comparison, reference)
@@ -223,10 +225,10 @@ def one_way(
         ranged = {p: ranged[p] for p in only}
     params = parameters(small)
     run = {p: not (skip_unused and unused(small, p)) for p in ranged}
-    jobs = [(small, {}, patients, seed)]
+    jobs = [(small, {}, patients, seed, engine)]
     for p, (lo, hi, _) in ranged.items():
         if run[p]:
-            jobs += [(small, {p: lo}, patients, seed), (small, {p: hi}, patients, seed)]
+            jobs += [(small, {p: v}, patients, seed, engine) for v in (lo, hi)]
     done = iter(_run_all(jobs, progress, "one-way DSA", execution))
     base_c, base_q = next(done)
     base = outcome(base_c, base_q, measure, wtp)
@@ -275,6 +277,7 @@ def two_way(
     seed: int = 1,
     ranges: dict[str, tuple[float, float]] | None = None,
     progress: bool | None = False,
+    engine: str = "auto",
     **execution,
 ) -> pd.DataFrame:
     """Two-way DSA: ``steps`` × ``steps`` values of parameters ``x`` and ``y`` spread evenly
@@ -293,7 +296,7 @@ def two_way(
     xs = np.linspace(ranged[x][0], ranged[x][1], steps)
     ys = np.linspace(ranged[y][0], ranged[y][1], steps)
     cells = [(float(a), float(b)) for b in ys for a in xs]
-    jobs = [(small, {x: a, y: b}, patients, seed) for a, b in cells]
+    jobs = [(small, {x: a, y: b}, patients, seed, engine) for a, b in cells]
     results = _run_all(jobs, progress, "two-way DSA", execution)
     rows = [
         dict(

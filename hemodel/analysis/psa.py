@@ -36,11 +36,12 @@ import pandas as pd
 from scipy import special, stats
 
 from .. import __version__
-from ..engine.des import budget_columns, run_strategy
+from ..engine.array import TestDraws
+from ..engine.select import choose, run_cohort
 from ..model import random as rnd
 from ..model.cohort import draw_cohort
 from ..model.inputs import ModelInputs, build_inputs
-from ..model.outcomes import COST_CATEGORIES
+from ..model.outcomes import COST_CATEGORIES, budget_columns
 from ..run.checkpoint import Checkpoint
 from ..run.parallel import Executor, Moments, progress_enabled
 from ..scenario.load import parameters, scenario_hash, with_values
@@ -54,8 +55,8 @@ KEPT = ("cost_total", "qalys", "lys", "cost_total_undiscounted", "lys_undiscount
 WITH_SE = ("cost_total", "qalys")
 _RENAME = {"cost_total": "cost", "qalys": "qaly", "switched": "switches",
            "false_positive_switch": "false_positive_switches"}  # fmt: skip
-#: Default patients per task (chunks never change results, only the task count).
-CHUNK_SIZE = 500
+#: Default patients per task by engine (chunks never change results, only the task count).
+CHUNK_SIZE = {"simpy": 500, "array": 10_000}
 
 
 def uncertain_parameters(scenario: Scenario) -> dict:
@@ -138,7 +139,7 @@ class SummaryJob:
     scenario: Scenario
     seed: int
     budget_years: int = 0
-    batch_size: int = 1000
+    engine: str = "simpy"  # "simpy" or "array"
     token: str = ""  # scenario hash (computed): workers cache model inputs under it
 
     def __post_init__(self):
@@ -173,6 +174,9 @@ def chunk_ranges(patients: int, chunk_size: int | None, finite_lab: bool) -> lis
 
 
 _INPUTS: dict[tuple, ModelInputs] = {}  # per process: (token, values) → model inputs
+#: Per process: the array engine's per-test draws of the last chunks, which every sample
+#: shares (the same patients and streams at every parameter point).
+_DRAWS: dict[tuple[int, int, int], TestDraws] = {}
 
 
 def _inputs(job: SummaryJob, values: tuple) -> ModelInputs:
@@ -198,13 +202,24 @@ def summarise_chunk(job: SummaryJob, chunk: Chunk) -> dict[str, Moments]:
     ids = np.arange(chunk.first_patient, chunk.first_patient + chunk.patients)
     cohort = draw_cohort(inputs, ids, job.seed, 0)
     columns = list(KEPT) + budget_columns(job.budget_years)
-    out = {}
-    for plan in inputs.strategies:
-        frame = run_strategy(
-            inputs, plan, cohort, job.seed, 0, None, job.batch_size, None, job.budget_years
-        )
-        out[plan.name] = Moments.of(frame, columns, WITH_SE)
-    return out
+    key = (job.seed, chunk.first_patient, chunk.patients)
+    if key not in _DRAWS:
+        if len(_DRAWS) >= 2:
+            _DRAWS.clear()
+        _DRAWS[key] = TestDraws(job.seed, 0, ids)
+    frames = run_cohort(
+        job.engine,
+        inputs,
+        cohort,
+        job.seed,
+        budget_years=job.budget_years,
+        columns=columns,
+        draws=_DRAWS[key],
+    )
+    return {
+        plan.name: Moments.of(frame, columns, WITH_SE)
+        for plan, (frame, _) in zip(inputs.strategies, frames, strict=True)
+    }
 
 
 def summarise_chunks(job: SummaryJob, chunks: tuple[Chunk, ...]) -> list[dict[str, Moments]]:
@@ -253,6 +268,7 @@ def run_points(
     checkpoint: Checkpoint | str | os.PathLike | None = None,
     chunk_size: int | None = None,
     budget_years: int = 0,
+    engine: str = "auto",
 ) -> pd.DataFrame:
     """Per-strategy means of ``patients`` patients at each parameter point.
 
@@ -264,17 +280,19 @@ def run_points(
     """
     if patients < 1:
         raise ValueError("patients must be at least 1")
-    finite = build_inputs(scenario).lab_capacity is not None
-    size = chunk_size or CHUNK_SIZE
+    inputs = build_inputs(scenario)
+    finite, engine = inputs.lab_capacity is not None, choose(engine, inputs)
+    size = chunk_size or CHUNK_SIZE[engine]
     ranges = chunk_ranges(patients, size, finite)
     ckpt = checkpoint
     if ckpt is not None and not isinstance(ckpt, Checkpoint):
         identity = run_identity("points", scenario, seed, patients, size, budget_years, finite)
+        identity["engine"] = engine
         identity["points"] = _points_hash(points)
         ckpt = Checkpoint(ckpt, identity)
     values = {k: tuple((p, float(v)) for p, v in points[k].items()) for k in points}
     chunks = {k: [Chunk(k, values[k], a, n, patients) for a, n in ranges] for k in points}
-    job = SummaryJob(scenario, seed, budget_years)
+    job = SummaryJob(scenario, seed, budget_years, engine)
     results: dict[str, dict[str, Moments]] = {}  # chunk key → sums, until its sample is done
     rows: dict[int, list[dict]] = {}
     bar = _bar(len(points) * patients, progress)
@@ -348,6 +366,7 @@ def run_psa(
     checkpoint: str | os.PathLike | None = None,
     chunk_size: int | None = None,
     budget_years: int = 0,
+    engine: str = "auto",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``samples`` PSA samples of ``patients`` patients each.
 
@@ -361,7 +380,9 @@ def run_psa(
     (``None``: all cores, or in-process for small runs), ``backend`` ``"serial"``,
     ``"processes"`` or ``"dask"`` (a ``LocalCluster`` of ``workers``), ``scheduler``
     (``tcp://host:port`` of a Dask scheduler), or a running ``executor``. ``chunk_size``:
-    patients per task (default :data:`CHUNK_SIZE`; a finite lab forces whole samples).
+    patients per task (default :data:`CHUNK_SIZE` of the engine; a finite lab forces whole
+    samples). ``engine``: ``"auto"``, ``"simpy"`` or ``"array"``
+    (:func:`hemodel.engine.select.choose`; the array engine needs an unlimited lab).
     ``checkpoint``: a directory to store finished tasks in and resume from; a finished run
     there is returned as stored. ``budget_years`` > 0 adds mean undiscounted costs by year
     (``cost_y<year>_<category>``) for budget impact.
@@ -370,10 +391,11 @@ def run_psa(
     """
     ckpt = None
     if checkpoint is not None:
-        finite = build_inputs(scenario).lab_capacity is not None
-        size = chunk_size or CHUNK_SIZE
+        inputs = build_inputs(scenario)
+        finite, chosen = inputs.lab_capacity is not None, choose(engine, inputs)
+        size = chunk_size or CHUNK_SIZE[chosen]
         identity = run_identity("psa", scenario, seed, patients, size, budget_years, finite)
-        ckpt = Checkpoint(checkpoint, {**identity, "samples": samples})
+        ckpt = Checkpoint(checkpoint, {**identity, "samples": samples, "engine": chosen})
         if ckpt.complete:
             out = ckpt.outputs(["per_sample", "drawn"])
             return out["per_sample"], out["drawn"]
@@ -392,6 +414,7 @@ def run_psa(
         checkpoint=ckpt,
         chunk_size=chunk_size,
         budget_years=budget_years,
+        engine=engine,
     )
     drawn = pd.DataFrame([{"sample": k, **v} for k, v in points.items()])
     if ckpt is not None:

@@ -41,7 +41,8 @@ def add_scenario_arguments(
     scenario_required: bool = False,
     min_patients: int = 1,
 ) -> None:
-    """The arguments every simulating command shares: ``scenario``, ``--patients``, ``--seed``."""
+    """The arguments every simulating command shares: ``scenario``, ``--patients``, ``--seed``,
+    ``--engine``."""
     if scenario_required:
         parser.add_argument("scenario", help=scenario_help)
     else:
@@ -53,6 +54,14 @@ def add_scenario_arguments(
         help=f"{patients_help} (default {patients})",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "simpy", "array"),
+        default="auto",
+        help="simpy: the discrete-event reference model (any lab, event traces); array: the "
+        "exact vectorised engine, ~50x faster, unlimited lab only; auto (default): array "
+        "when the lab is unlimited. Both give the same results.",
+    )
 
 
 def add_execution_arguments(parser, resume: bool = True) -> None:
@@ -106,8 +115,9 @@ def open_scenario(name: str | None):
 
 
 def execution(args) -> dict:
-    """The keyword arguments of simulate()/run_psa() for the execution flags."""
+    """The keyword arguments of simulate()/run_psa() for the execution flags and ``--engine``."""
     options = {"workers": args.workers, "backend": args.backend, "scheduler": args.scheduler}
+    options["engine"] = args.engine
     if getattr(args, "resume", None) is not None:
         options["checkpoint"] = args.resume
     return options

@@ -71,7 +71,9 @@ def run(args) -> int:
         strategies = {k: v for k, v in scenario.strategies.items() if k in keep}
         scenario = scenario.model_copy(update={"strategies": strategies})
     progress = None if not args.quiet else False
-    results = simulate(scenario, patients=args.patients, seed=args.seed, progress=progress)
+    results = simulate(
+        scenario, patients=args.patients, seed=args.seed, progress=progress, engine=args.engine
+    )
     conv = convergence(
         results, [s for s in names if s != scenario.reference] or None,
         wtp=args.wtp, precision=args.precision,

@@ -106,7 +106,10 @@ def _run(args) -> int:
     if args.out:  # files first: output piped into e.g. `head` must not lose them
         _write(results, args, path, scenario)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
-        print(f"{scenario.name} — {args.patients:,} patients, seed {args.seed}")
+        print(
+            f"{scenario.name} — {args.patients:,} patients, seed {args.seed} "
+            f"({results.metadata['engine']} engine)"
+        )
         print(
             f"Costs in {scenario.currency} ({scenario.price_year} prices); costs and QALYs "
             f"discounted at {scenario.discount_rates.costs.value:.1%} / "

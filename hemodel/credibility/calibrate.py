@@ -159,6 +159,7 @@ def calibrate(
     tolerance: float = 1e-3,
     wall: float = 5.0,
     progress=None,
+    engine: str = "auto",
     **execution,
 ) -> Fit:
     """Fit the ``free`` parameters (dotted paths, see :func:`hemodel.parameters`) to
@@ -167,7 +168,8 @@ def calibrate(
     Returns the fitted scenario (the best point evaluated) and its fit per target, evaluated
     on the same patients. ``progress(values, objective)`` is called after
     each evaluation. ``execution``: ``workers``, ``backend``, ``scheduler`` for every
-    evaluation (default: in-process); the fit does not depend on them.
+    evaluation (default: in-process); the fit does not depend on them, nor on the
+    ``engine``.
     """
     design = design or TrialDesign()
     if not scenario.targets:
@@ -202,7 +204,7 @@ def calibrate(
                 vals = values_at(z)
                 try:
                     s = with_values(scenario, vals)
-                    ms, _ = measure(s, names, patients, seed, design, False, executor)
+                    ms, _ = measure(s, names, patients, seed, design, False, executor, engine)
                     cache[key] = residuals_of(scenario, ms, wall)
                 except ValueError:  # outside the parameter's allowed range
                     cache[key] = np.full(2 * len(names), _MISSING)
@@ -233,7 +235,7 @@ def calibrate(
         # unrounded: the objective reported is then the one of the values written.
         fitted = values_at(best[1])
         result = with_values(scenario, fitted)
-        ms, _ = measure(result, names, patients, seed, design, False, executor)
+        ms, _ = measure(result, names, patients, seed, design, False, executor, engine)
         table = fit_table(result, ms)
         return Fit(
             scenario=result,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..engine.des import run_strategy
+from ..engine.select import choose, run_cohort
 from ..model import random as rnd
 from ..model.cohort import Cohort, draw_cohort
 from ..model.inputs import ModelInputs, StrategyPlan, build_inputs
@@ -42,8 +42,8 @@ from ..scenario.units import DAYS_PER_MONTH
 if TYPE_CHECKING:
     from ..run.parallel import Executor
 
-#: Patients per task when an arm of the trial runs on several workers.
-CHUNK = 2000
+#: Patients per task when an arm of the trial runs on several workers, by engine.
+CHUNK = {"simpy": 2000, "array": 20_000}
 
 _PLACEBO = "trial_placebo"
 
@@ -162,23 +162,34 @@ def _subset(c: Cohort, mask: np.ndarray) -> Cohort:
     return Cohort(**{f: getattr(c, f)[mask] for f in Cohort.__dataclass_fields__})
 
 
-def _arm_chunk(shared: tuple[ModelInputs, StrategyPlan, int], ids: np.ndarray) -> pd.DataFrame:
+def _arm(engine: str, inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort, seed: int):
+    return run_cohort(engine, inputs, cohort, seed, plans=[plan])[0][0]
+
+
+def _arm_chunk(shared: tuple[str, ModelInputs, StrategyPlan, int], ids) -> pd.DataFrame:
     """One arm for patients ``ids`` (their natural history is keyed by id)."""
-    inputs, plan, seed = shared
-    return run_strategy(inputs, plan, draw_cohort(inputs, ids, seed), seed)
+    engine, inputs, plan, seed = shared
+    return _arm(engine, inputs, plan, draw_cohort(inputs, ids, seed), seed)
 
 
 def _run_arm(
-    inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort, seed: int, executor: Executor | None
+    inputs: ModelInputs,
+    plan: StrategyPlan,
+    cohort: Cohort,
+    seed: int,
+    executor: Executor | None,
+    engine: str = "auto",
 ) -> pd.DataFrame:
-    """``run_strategy`` for one arm, in chunks on ``executor`` when it has several workers
-    and the lab is unlimited (patients are then independent and keyed by id, so the rows are
-    the same bits as in one run)."""
+    """One arm's outcome table, in chunks on ``executor`` when it has several workers and the
+    lab is unlimited (patients are then independent and keyed by id, so the rows are the
+    same bits as in one run)."""
     serial = executor is None or executor.backend == "serial"
-    if serial or inputs.lab_capacity is not None or len(cohort.ids) <= CHUNK:
-        return run_strategy(inputs, plan, cohort, seed)
-    chunks = [cohort.ids[a : a + CHUNK] for a in range(0, len(cohort.ids), CHUNK)]
-    return pd.concat(executor.map(_arm_chunk, chunks, (inputs, plan, seed)), ignore_index=True)
+    chunk = CHUNK[choose(engine, inputs)]
+    if serial or inputs.lab_capacity is not None or len(cohort.ids) <= chunk:
+        return _arm(engine, inputs, plan, cohort, seed)
+    chunks = [cohort.ids[a : a + chunk] for a in range(0, len(cohort.ids), chunk)]
+    shared = (engine, inputs, plan, seed)
+    return pd.concat(executor.map(_arm_chunk, chunks, shared), ignore_index=True)
 
 
 def run_trial(
@@ -187,6 +198,7 @@ def run_trial(
     seed: int = 1,
     design: TrialDesign | None = None,
     executor: Executor | None = None,
+    engine: str = "auto",
 ) -> TrialRun:
     """Emulate the trial on ``patients`` patients starting first-line therapy.
 
@@ -194,19 +206,20 @@ def run_trial(
     for randomised patients (two rows each) and ``not_randomised`` otherwise (one row).
     Times are in months: randomisation from first-line start, PFS/PFS2/OS from
     randomisation (censored at the time horizon). ``executor``: where to run the arms
-    (default: this process; the result is the same).
+    (default: this process; the result is the same); ``engine``: which engine simulates them
+    (:func:`hemodel.engine.select.choose`).
     """
     design = design or TrialDesign()
     trial = trial_scenario(scenario, design)
     inputs = build_inputs(trial)
     plans = {p.name: p for p in inputs.strategies}
     cohort = draw_cohort(inputs, np.arange(patients), seed)
-    cont = _run_arm(inputs, plans["continue"], cohort, seed, executor)
+    cont = _run_arm(inputs, plans["continue"], cohort, seed, executor, engine)
     randomised = cont["switched"].to_numpy(bool)
     if inputs.lab_capacity is None:  # patients are independent: simulate the randomised only
-        sw = _run_arm(inputs, plans["switch"], _subset(cohort, randomised), seed, executor)
+        sw = _run_arm(inputs, plans["switch"], _subset(cohort, randomised), seed, executor, engine)
     else:  # a shared lab couples patients: simulate everyone
-        sw = _run_arm(inputs, plans["switch"], cohort, seed, executor)[randomised]
+        sw = _run_arm(inputs, plans["switch"], cohort, seed, executor, engine)[randomised]
     sw = sw.reset_index(drop=True)
     if not np.allclose(sw["switch_days"], cont.loc[randomised, "switch_days"], rtol=0, atol=1e-9):
         raise RuntimeError("arms disagree before randomisation: common random numbers broken")

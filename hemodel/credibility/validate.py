@@ -182,7 +182,9 @@ def _days_per_month() -> float:
     return DAYS_PER_MONTH
 
 
-def strategy_outcomes(scenario, strategies: Iterable[str], patients: int, seed: int, executor=None):
+def strategy_outcomes(
+    scenario, strategies: Iterable[str], patients: int, seed: int, executor=None, engine="auto"
+):
     """Per-patient outcomes of the named strategies only (same patients as the trial)."""
     from ..run.simulation import simulate
     from ..scenario.load import scenario_from_dict
@@ -194,17 +196,17 @@ def strategy_outcomes(scenario, strategies: Iterable[str], patients: int, seed: 
     data["targets"] = {}
     data.pop("sweeps", None)
     sub = scenario_from_dict(data, name=scenario.name)
-    return simulate(sub, patients=patients, seed=seed, executor=executor).patients
+    return simulate(sub, patients=patients, seed=seed, executor=executor, engine=engine).patients
 
 
 def measure_strategies(
-    scenario, strategies: Iterable[str], patients: int, seed: int, executor=None
+    scenario, strategies: Iterable[str], patients: int, seed: int, executor=None, engine="auto"
 ):
     """``<strategy>.pfs_median_months`` and ``.os_median_months`` for the named strategies."""
     strategies = list(dict.fromkeys(strategies))
     if not strategies:
         return {}
-    table = strategy_outcomes(scenario, strategies, patients, seed, executor)
+    table = strategy_outcomes(scenario, strategies, patients, seed, executor, engine)
     horizon = scenario.time_horizon.days()
     month = _days_per_month()
     out: dict[str, Measure] = {}
@@ -231,9 +233,11 @@ def measure(
     design: TrialDesign | None = None,
     robust: bool = True,
     executor=None,
+    engine: str = "auto",
 ) -> tuple[dict[str, Measure], TrialRun | None]:
     """The named quantities (running only what they need) and the trial run, if any.
-    ``executor`` (a :class:`hemodel.run.parallel.Executor`): where to simulate."""
+    ``executor`` (a :class:`hemodel.run.parallel.Executor`): where to simulate; ``engine``:
+    which engine (:func:`hemodel.engine.select.choose`)."""
     from .trial import run_trial
 
     names = list(names)
@@ -244,10 +248,10 @@ def measure(
     out: dict[str, Measure] = {}
     run = None
     if any(n.startswith(TRIAL + ".") for n in names):
-        run = run_trial(scenario, patients, seed, design, executor)
+        run = run_trial(scenario, patients, seed, design, executor, engine)
         out.update(measure_trial(run, robust=robust))
     strategies = [n.rsplit(".", 1)[0] for n in names if not n.startswith(TRIAL + ".")]
-    out.update(measure_strategies(scenario, strategies, patients, seed, executor))
+    out.update(measure_strategies(scenario, strategies, patients, seed, executor, engine))
     return {n: out[n] for n in names}, run
 
 
@@ -318,16 +322,19 @@ def validate(
     patients: int = 20000,
     seed: int = 1,
     design: TrialDesign | None = None,
+    engine: str = "auto",
     **execution,
 ) -> Validation:
     """Run the virtual trial (always) and the strategies named in targets; check targets.
 
     ``execution``: ``workers``, ``backend``, ``scheduler`` (default: in-process); the result
-    does not depend on them."""
+    does not depend on them, nor on the ``engine``."""
     names = list(TRIAL_QUANTITIES)
     names += [n for n in scenario.targets if not n.startswith(TRIAL + ".")]
     with Executor(**execution, work=3 * patients) as executor:
-        measures, run = measure(scenario, names, patients, seed, design, executor=executor)
+        measures, run = measure(
+            scenario, names, patients, seed, design, executor=executor, engine=engine
+        )
     return Validation(
         scenario.name, target_table(scenario, measures), measures, run, patients, seed
     )

@@ -27,6 +27,8 @@ column to agree (rtol 1e-9) on every bundled scenario and on variants of every f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -104,32 +106,48 @@ class Biology:
 
 
 class TestDraws:
-    """Per-test draws of a cohort, keyed by (patient, test number) and shared by strategies:
-    result uniforms, and lab delays (days) by delay law, computed once each."""
+    """Per-test draws of a cohort, keyed by (patient, test number) and shared by strategies
+    (and by PSA samples, which reuse the same streams): result uniforms, and gamma lab delays
+    (days) by delay law, each computed once, when a patient first reaches that test."""
+
+    #: Gamma delay laws kept at once (a PSA may draw a new law for every sample).
+    LAWS = 4
 
     def __init__(self, seed: int, sample: int, ids: np.ndarray):
         self.seed, self.sample, self.ids = seed, sample, ids
-        self._delays: dict[tuple[str, DelayLaw], dict[int, np.ndarray]] = {}
+        self._columns: dict[tuple[str, DelayLaw | None], dict[int, np.ndarray]] = {}
+
+    def _cached(self, key, idx: np.ndarray, k: int, compute) -> np.ndarray:
+        """Values of column ``k`` at ``idx``, computing those not yet known."""
+        if key not in self._columns and len(self._columns) > self.LAWS:
+            del self._columns[next(old for old in self._columns if old[1] is not None)]
+        column = self._columns.setdefault(key, {}).get(k)
+        if column is None:
+            column = self._columns[key][k] = np.full(len(self.ids), np.nan)
+        values = column[idx]
+        missing = np.isnan(values)
+        if missing.any():
+            todo = idx[missing]
+            values[missing] = column[todo] = compute(todo)
+        return values
+
+    def _uniforms(self, purpose: str, idx: np.ndarray, k: int) -> np.ndarray:
+        return rnd.uniforms(self.seed, self.sample, purpose, self.ids[idx], 1, k)[:, 0]
 
     def result(self, idx: np.ndarray, k: int) -> np.ndarray:
-        return rnd.uniforms(self.seed, self.sample, "test_result", self.ids[idx], 1, k)[:, 0]
+        """Uniforms deciding the results of test ``k`` of patients ``idx``."""
+        key = ("test_result", None)
+        return self._cached(key, idx, k, lambda todo: self._uniforms("test_result", todo, k))
 
     def delay(self, purpose: str, law: DelayLaw, idx: np.ndarray, k: int) -> np.ndarray:
         """Delay (days) of test ``k`` of patients ``idx``."""
         if law.kind == "fixed":
             return np.full(len(idx), float(law.a))
-        if law.kind == "uniform":  # cheaper to draw again than to cache
-            return law.ppf(rnd.uniforms(self.seed, self.sample, purpose, self.ids[idx], 1, k)[:, 0])
-        column = self._delays.setdefault((purpose, law), {}).get(k)
-        if column is None:
-            column = self._delays[(purpose, law)][k] = np.full(len(self.ids), np.nan)
-        values = column[idx]
-        missing = np.isnan(values)
-        if missing.any():
-            todo = idx[missing]
-            u = rnd.uniforms(self.seed, self.sample, purpose, self.ids[todo], 1, k)[:, 0]
-            values[missing] = column[todo] = law.ppf(u)
-        return values
+        if law.kind == "uniform":  # cheaper to draw again than to keep
+            return law.ppf(self._uniforms(purpose, idx, k))
+        return self._cached(
+            (purpose, law), idx, k, lambda todo: law.ppf(self._uniforms(purpose, todo, k))
+        )
 
 
 class Monitoring:
@@ -164,7 +182,7 @@ def monitor(
     k = 0
     while idx.size:
         d = plan.draw_start + k * plan.draw_every
-        keep = (d < end1[idx]) & (d <= d1[idx])
+        keep = (d <= end1[idx]) & (d <= d1[idx])  # as visits: the last day counts
         if not cont:
             keep &= d <= m.trigger[idx]
         idx = idx[keep]
@@ -311,9 +329,11 @@ def run_strategy(
     *,
     biology: Biology | None = None,
     draws: TestDraws | None = None,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Outcomes of ``cohort`` under ``plan``: one row per patient, columns
-    :data:`~hemodel.model.outcomes.OUTCOME_COLUMNS` (+ ``budget_columns(budget_years)``).
+    :data:`~hemodel.model.outcomes.OUTCOME_COLUMNS` (+ ``budget_columns(budget_years)``),
+    or only ``columns``.
 
     ``biology`` and ``draws`` of the cohort may be passed in to share them between
     strategies (:func:`run_strategies`)."""
@@ -325,9 +345,10 @@ def run_strategy(
     bio = biology or Biology(inputs, cohort)
     draws = draws or TestDraws(seed, sample, cohort.ids)
     with np.errstate(invalid="ignore"):  # inf − inf where an event never happens
-        path, columns = _pathway(inputs, plan, bio, draws)
-        columns |= accounts(inputs, plan, path, budget_years)
-    return pd.DataFrame({k: columns[k] for k in (*OUTCOME_COLUMNS, *budget_columns(budget_years))})
+        path, values = _pathway(inputs, plan, bio, draws)
+        values |= accounts(inputs, plan, path, budget_years)
+    wanted = columns if columns is not None else (*OUTCOME_COLUMNS, *budget_columns(budget_years))
+    return pd.DataFrame({k: values[k] for k in wanted})
 
 
 def run_strategies(

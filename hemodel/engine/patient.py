@@ -114,12 +114,10 @@ class Patient:
                     continue
                 finally:
                     self.waiting = False
-            if end1 <= now and end1 < d1:
-                break
-            if t_draw <= now:
+            if t_draw <= now:  # a draw on the last day of follow-up counts, as a visit does
                 events.extend(self._draw(k, now, emergence))
                 k += 1
-            if d1 <= now:
+            if d1 <= now or end1 <= now:
                 break
             ready = sorted(
                 (x for x in self.pending if x.result_time <= now),

@@ -9,6 +9,8 @@ import pandas as pd
 
 from ..analysis import cea
 from ..analysis.psa import run_psa, uncertain_parameters
+from ..engine.select import choose
+from ..model.inputs import build_inputs
 from ..scenario.schema import Scenario
 from . import plots
 
@@ -74,7 +76,8 @@ def psa_outputs(
     plots.save(plots.ce_plane(plane, cur, wtp=wtps[0], order=order), out / "ce_plane.png")
     plots.save(plots.acceptability(curve, cur, accept, order=order), out / "ceac.png")
     plots.save(plots.evpi_curve(value, cur), out / "evpi.png")
-    table, notes = _summary(scenario, per, frontier, wtps, partial, patients)
+    engine = choose(execution.get("engine", "auto"), build_inputs(scenario))
+    table, notes = _summary(scenario, per, frontier, wtps, partial, patients, engine)
     return {
         "samples": per,
         "parameters": drawn,
@@ -89,7 +92,7 @@ def psa_outputs(
     }
 
 
-def _summary(scenario, per, frontier, wtps, partial, patients) -> tuple[pd.DataFrame, list]:
+def _summary(scenario, per, frontier, wtps, partial, patients, engine) -> tuple[pd.DataFrame, list]:
     """Display table (one row per strategy) and notes of a PSA."""
     cur = scenario.currency
     g = per.groupby("strategy", sort=False)
@@ -116,7 +119,7 @@ def _summary(scenario, per, frontier, wtps, partial, patients) -> tuple[pd.DataF
     table = table.reset_index()
     lines = [
         f"{scenario.name}: PSA of {per['sample'].nunique()} samples × {patients:,} "
-        f"patients (same patients in every sample; costs {cur}, discounted)"
+        f"patients (same patients in every sample; costs {cur}, discounted; {engine} engine)"
     ]
     noise = per.groupby("strategy", sort=False)["cost_se"].mean()
     spread = g["cost"].std()

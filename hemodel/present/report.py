@@ -161,6 +161,7 @@ def build(
         ("scenario", scenario.name), ("scenario file", str(path)),
         ("scenario hash (SHA-256)", scenario_hash(scenario)), ("seed", seed),
         ("patients per strategy", patients), ("PSA samples", psa_samples),
+        ("engine", results.metadata["engine"]),
         ("hemodel version", __version__),
         ("created", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
     ], columns=["item", "value"])  # fmt: skip

@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..engine.des import run_strategy
+from ..engine.select import BATCH_SIZE, choose, run_cohort
 from ..model.cohort import draw_cohort
 from ..model.inputs import build_inputs
 from ..scenario.load import load_scenario, scenario_hash
@@ -37,6 +37,7 @@ class _Job:
     trace: bool
     batch_size: int
     budget_years: int
+    engine: str  # "simpy" or "array"
 
 
 def _simulate_chunk(job: _Job, chunk: tuple[int, int], on_batch=None):
@@ -46,28 +47,30 @@ def _simulate_chunk(job: _Job, chunk: tuple[int, int], on_batch=None):
     inputs = build_inputs(job.scenario)
     cohort = draw_cohort(inputs, np.arange(first, first + n), job.seed, job.sample)
     frames, events = [], []
-    for plan in inputs.strategies:
-        log: list | None = [] if job.trace else None
-        frame = run_strategy(
+    for plan, (frame, log) in zip(
+        inputs.strategies,
+        run_cohort(
+            job.engine,
             inputs,
-            plan,
             cohort,
             job.seed,
             job.sample,
-            log,
-            job.batch_size,
-            on_batch,
-            job.budget_years,
-        )
+            trace=job.trace,
+            batch_size=job.batch_size,
+            on_batch=on_batch,
+            budget_years=job.budget_years,
+        ),
+        strict=True,
+    ):
         frame.insert(0, "strategy", plan.name)
         frame.insert(0, "patient", cohort.ids)
         frames.append(frame)
-        events.append(log or [])
+        events.append(log)
     return frames, events
 
 
 def simulate(
-    scenario: Scenario | str,
+    scenario: Scenario | str | os.PathLike,
     patients: int = 1000,
     seed: int = 1,
     *,
@@ -75,8 +78,9 @@ def simulate(
     first_patient: int = 0,
     trace: bool = False,
     progress: bool | None = False,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
     budget_years: int = 0,
+    engine: str = "auto",
     workers: int | None = 1,
     backend: str | None = None,
     scheduler: str | None = None,
@@ -94,17 +98,23 @@ def simulate(
     (columns ``cost_y<year>_<category>``) for budget impact analysis.
     ``workers`` (``None``: all cores, or in-process for small runs), ``backend``
     (``"serial"``, ``"processes"``, ``"dask"``), ``scheduler`` (a Dask scheduler address)
-    or a running ``executor`` choose where chunks of ``batch_size`` patients run; the
-    results are the same bits wherever they run. ``checkpoint``: a directory that keeps
-    each finished chunk, so that an interrupted run resumes where it stopped.
+    or a running ``executor`` choose where chunks of ``batch_size`` patients run (default:
+    1,000 for the SimPy engine, 10,000 for the array engine); the results are the same
+    bits wherever they run. ``engine``: ``"simpy"`` (the reference discrete-event model),
+    ``"array"`` (the exact vectorised engine, unlimited lab only) or ``"auto"`` (array when
+    the lab is unlimited and no trace is asked for); the metadata record which ran.
+    ``checkpoint``: a directory that keeps each finished chunk, so that an interrupted run
+    resumes where it stopped.
     """
-    if isinstance(scenario, str):
+    if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if patients < 1:
         raise ValueError("patients must be at least 1")
     inputs = build_inputs(scenario)
     n_strategies = len(inputs.strategies)
-    job = _Job(scenario, seed, sample, trace, batch_size, budget_years)
+    engine = choose(engine, inputs, trace)
+    batch_size = max(1, batch_size or BATCH_SIZE[engine])
+    job = _Job(scenario, seed, sample, trace, batch_size, budget_years, engine)
     step = patients if inputs.lab_capacity is not None else max(1, batch_size)
     chunks = [(a, min(step, first_patient + patients - a)) for a in
               range(first_patient, first_patient + patients, step)]  # fmt: skip
@@ -170,6 +180,7 @@ def _checkpoint(directory, scenario: Scenario, job: _Job, patients: int, first: 
         "batch_size": job.batch_size,
         "trace": job.trace,
         "budget_years": job.budget_years,
+        "engine": job.engine,
         "hemodel_version": __version__,
     }
     return Checkpoint(directory, identity)
@@ -183,6 +194,7 @@ def _results(scenario, job: _Job, patients: int, first: int, table, events) -> R
         "sample": job.sample,
         "patients": patients,
         "first_patient": first,
+        "engine": job.engine,
         "hemodel_version": __version__,
         "currency": scenario.currency,
         "price_year": scenario.price_year,

@@ -168,13 +168,24 @@ def test_every_layer_ships_in_the_wheel():
     assert on_disk <= listed, f"missing from [tool.setuptools] packages: {on_disk - listed}"
 
 
-def test_engine_and_crosscheck_share_only_the_model():
-    """The NumPy cross-check re-implements the engine; importing any of it would make the
-    per-patient agreement a tautology."""
+def test_the_two_engines_share_only_the_model():
+    """The array engine re-implements the SimPy engine; importing any of the other's code
+    (or the SimPy engine's books, model.economics) would make their per-patient agreement a
+    tautology."""
     root = Path(hemodel.__file__).parent
-    taken = {t for t, _, _ in imports(root / "credibility" / "crosscheck.py", root)}
-    assert not {t for t in taken if t.startswith("hemodel.engine")}
-    assert {t for t in taken if t.startswith("hemodel.model")}  # the check sees imports
+    simpy = {"hemodel.engine.des", "hemodel.engine.patient", "hemodel.engine.lab"}
+    fast = {"hemodel.engine.array", "hemodel.engine.accounts"}
+
+    def taken(modules: set[str]) -> set[str]:
+        return {
+            t
+            for m in modules
+            for t, _, _ in imports(root / (m.split(".", 1)[1].replace(".", "/") + ".py"), root)
+        }
+
+    assert not taken(fast) & (simpy | {"hemodel.model.economics"})
+    assert not taken(simpy) & fast
+    assert {t for t in taken(fast) if t.startswith("hemodel.model")}  # the check sees imports
 
 
 def test_the_public_api_loads_lazily_and_completely():

@@ -22,7 +22,7 @@ import pytest
 
 from hemodel.analysis import psa
 from hemodel.run.checkpoint import Checkpoint, CheckpointMismatch
-from hemodel.run.parallel import Executor, Moments, exact_parts, resolve
+from hemodel.run.parallel import Executor, Moments, exact_array_parts, exact_parts, resolve
 from hemodel.run.simulation import simulate
 from hemodel.scenario.load import scenario_from_dict
 from tests.conftest import tiny_dict
@@ -177,6 +177,27 @@ def test_exact_sums_do_not_depend_on_chunks_or_order():
     variance = (997 * squares - exact**2) / (997 * 997 * 996)
     assert whole.sem("x") == math.sqrt(float(variance))  # correctly rounded variance / n
     assert whole.sem("x") == pytest.approx(frame["x"].sem(), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.random.default_rng(4).lognormal(0, 25, 4000)
+        * np.random.default_rng(5).choice([-1, 1], 4000),
+        np.array([1e16, 1.0, -1e16, 3.0, 5e-324, -2.5e-300]),  # cancellation, subnormal
+        np.array([0.0, -0.0]),
+        np.array([]),
+    ],
+    ids=["wide exponents", "cancellation", "zeros", "empty"],
+)
+def test_vectorised_exact_sums_equal_the_reference(x):
+    """``exact_array_parts`` (used by Moments.of) gives the same parts as ``exact_parts``,
+    whose parts sum exactly to the exact sum; an overflowing sum is infinite, not an error."""
+    from fractions import Fraction
+
+    assert exact_array_parts(x) == exact_parts(x.tolist())
+    assert sum(Fraction(p) for p in exact_array_parts(x)) == sum(Fraction(v) for v in x.tolist())
+    assert exact_array_parts(np.array([1e308, 1e308])) == (math.inf,)
 
 
 def test_backend_resolution():
@@ -425,7 +446,7 @@ def test_validation_and_calibration_are_the_same_on_two_processes(monkeypatch):
     from hemodel.credibility.validate import validate
     from hemodel.scenario.load import load_scenario
 
-    monkeypatch.setattr(trial, "CHUNK", 500)
+    monkeypatch.setattr(trial, "CHUNK", {"simpy": 500, "array": 500})
     scenario = load_scenario("serena6_us")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lifelines' convergence chatter

@@ -21,8 +21,19 @@ HEALTH = ["qalys", "qalys_undiscounted", "lys", "lys_undiscounted", "true_progre
           "second_progression_days", "death_days"]  # fmt: skip
 
 
+ENGINE = "auto"
+
+
+@pytest.fixture(autouse=True, params=["simpy", "auto"])
+def engine(request, monkeypatch):
+    """Every property must hold in both engines ("auto": the array engine where the lab is
+    unlimited and no trace is asked for, the SimPy engine otherwise)."""
+    monkeypatch.setattr(f"{__name__}.ENGINE", request.param)
+    return request.param
+
+
 def run(data: dict, patients: int = N, seed: int = 11, **kw):
-    return simulate(scenario_from_dict(data), patients=patients, seed=seed, **kw)
+    return simulate(scenario_from_dict(data), patients=patients, seed=seed, engine=ENGINE, **kw)
 
 
 def by(results, strategy: str) -> pd.DataFrame:
@@ -249,7 +260,7 @@ def test_a_run_never_mutates_its_scenario():
     """simulate() leaves the Scenario object (frozen) with the same content hash."""
     scenario = scenario_from_dict(tiny())
     before, dump = scenario_hash(scenario), scenario.model_dump()
-    simulate(scenario, patients=50, seed=1)
+    simulate(scenario, patients=50, seed=1, engine=ENGINE)
     assert scenario_hash(scenario) == before and scenario.model_dump() == dump
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError on frozen
         scenario.reference = "x"
