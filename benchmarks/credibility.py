@@ -1,20 +1,23 @@
-"""Validation and calibration of the default scenario with each engine (not a test).
+"""Validation and calibration of the default scenario, per engine or against an older
+checkout (not a test).
 
-Times, on one core and each in a fresh process, with the engines alternating:
+Times, on one core and each in a fresh process, runs alternating:
 - ``validate``: the virtual SERENA-6 trial and every target of serena6_us.yaml, 20,000
   patients, seed 1 (what ``hemodel validate`` runs);
 - ``calibrate``: the shipped calibration (3 free natural-history parameters, 10,000 patients,
   seed 1) from starting values 10% off, as tests/unit/test_calibrate.py does.
-Both engines must give the same target table and the same fitted values; the script checks it.
+Every run must give the same simulated target values and fitted parameters (to 1e-6).
 
-    python benchmarks/credibility.py                        # both, both engines (~10 minutes)
-    python benchmarks/credibility.py --jobs validate --engines array
+    python benchmarks/credibility.py                     # SimPy vs array engine (~8 minutes)
+    python benchmarks/credibility.py --old /tmp/old      # a checkout of an older commit
+    python benchmarks/credibility.py --jobs validate --runs array
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -27,47 +30,57 @@ FREE = [
 ]
 
 
-def measure(job: str, engine: str) -> dict:
+def measure(job: str, run: str) -> dict:
+    """``run``: an engine name, or ``old:PATH`` (that checkout's hemodel, default engine)."""
+    if run.startswith("old:"):
+        sys.path.insert(0, run[4:])
+    import inspect
+
     from hemodel import load_scenario
     from hemodel.credibility.calibrate import calibrate
     from hemodel.credibility.validate import validate
     from hemodel.scenario.load import parameters
 
+    options = {} if run.startswith("old:") else {"engine": run}
+    assert run.startswith("old:") or "engine" in inspect.signature(validate).parameters
     scenario = load_scenario()
-    warnings.simplefilter("ignore")  # lifelines' convergence chatter
+    warnings.simplefilter("ignore")  # lifelines' convergence chatter (older checkouts)
     start = time.perf_counter()
     if job == "validate":
-        v = validate(scenario, patients=20_000, seed=1, engine=engine)
-        result = {"simulated": [round(x, 9) for x in v.table["simulated"]]}
+        v = validate(scenario, patients=20_000, seed=1, **options)
+        result = {"values": [float(x) for x in v.table["simulated"]]}
     else:
         shipped = {p: parameters(scenario)[p].value for p in FREE}
         begin = {p: v * (1.1 if i % 2 else 0.9) for i, (p, v) in enumerate(shipped.items())}
-        fit = calibrate(scenario, FREE, patients=10_000, seed=1, start=begin, engine=engine)
-        result = {"fitted": {p: round(v, 9) for p, v in fit.values.items()},
-                  "evaluations": fit.evaluations}  # fmt: skip
-    return {"job": job, "engine": engine, "seconds": round(time.perf_counter() - start, 1),
-            **result}  # fmt: skip
+        fit = calibrate(scenario, FREE, patients=10_000, seed=1, start=begin, **options)
+        result = {"values": [fit.values[p] for p in FREE], "evaluations": fit.evaluations}
+    return {"seconds": round(time.perf_counter() - start, 1), **result}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", nargs="+", default=["validate", "calibrate"])
-    parser.add_argument("--engines", nargs="+", default=["simpy", "array"])
+    parser.add_argument("--runs", nargs="+", default=["simpy", "array"])
+    parser.add_argument("--old", metavar="PATH", help="also time the checkout at PATH")
     args = parser.parse_args()
+    runs = ([f"old:{args.old}"] if args.old else []) + args.runs
     for job in args.jobs:
-        runs = {}
-        for engine in args.engines:
-            cmd = [sys.executable, __file__, "--one", job, engine]
+        results = {}
+        for run in runs:
+            cmd = [sys.executable, __file__, "--one", job, run]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            runs[engine] = r = json.loads(out.strip().splitlines()[-1])
-            detail = {k: v for k, v in r.items() if k not in ("job", "engine", "seconds")}
-            print(f"{job:>9} {engine:>6} {r['seconds']:>8} s  {detail}", flush=True)
-        if {"simpy", "array"} <= set(runs):
-            same = {k: v for k, v in runs["simpy"].items() if k != "seconds"} == {
-                k: v for k, v in runs["array"].items() if k not in ("seconds",)
-            } | {"engine": "simpy"}
-            ratio = runs["simpy"]["seconds"] / runs["array"]["seconds"]
-            print(f"{job:>9} speed-up {ratio:.1f}x; same results: {same}", flush=True)
+            results[run] = r = json.loads(out.strip().splitlines()[-1])
+            values = ", ".join(f"{v:.6g}" for v in r["values"])
+            extra = f"; {r['evaluations']} evaluations" if "evaluations" in r else ""
+            print(f"{job:>9} {run:>12} {r['seconds']:>7} s  [{values}]{extra}", flush=True)
+        first, *others = runs
+        for run in others:
+            same = all(
+                math.isclose(a, b, rel_tol=1e-6)
+                for a, b in zip(results[first]["values"], results[run]["values"], strict=True)
+            )
+            ratio = results[first]["seconds"] / results[run]["seconds"]
+            print(f"{job:>9} {run} vs {first}: {ratio:.1f}x faster; same values: {same}")
 
 
 if __name__ == "__main__":

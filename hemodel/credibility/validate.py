@@ -15,7 +15,8 @@ Every quantity comes with a Monte Carlo 95% CI (the uncertainty from simulating 
 number of patients) and, for calibration, a continuous surrogate ``smooth`` (see
 :func:`spread_median`). A target passes when the simulated value lies inside the target's CI
 (or within ``tolerance`` of its value; with neither, when the Monte Carlo CI covers it).
-Kaplan-Meier and Cox fits use lifelines, imported only when needed.
+Kaplan-Meier and Cox fits are the vectorised estimators of :mod:`.survival` (checked
+against lifelines in the tests), fast enough for calibration.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ..scenario.targets import (
     TRIAL_QUANTITIES,
     available_quantities,
 )
+from .survival import cox_binary, kaplan_meier
 from .trial import TrialDesign, TrialRun
 
 
@@ -51,16 +53,6 @@ class Measure:
     n: int = 0
 
 
-def kaplan_meier(durations, events):
-    """A fitted lifelines ``KaplanMeierFitter`` (durations in any time unit; events true
-    for an event, false for censoring)."""
-    from lifelines import KaplanMeierFitter
-
-    return KaplanMeierFitter().fit(
-        np.asarray(durations, dtype=float), np.asarray(events, dtype=bool)
-    )
-
-
 def spread_median(survival: pd.Series, width: float) -> float:
     """Median of the KM distribution with each drop spread uniformly over ±``width``/2.
 
@@ -76,69 +68,59 @@ def spread_median(survival: pd.Series, width: float) -> float:
         return math.nan
     if width <= 0:
         return float(t[np.argmax(cdf >= 0.5)])
-    # G(x) = ∫ F: piecewise linear between knots t_j, F constant (cdf_j) after t_j.
+    # G(x) = ∫ F: piecewise linear between knots t_j, F constant (cdf_j) after t_j. The
+    # smoothed CDF (G(x + w/2) − G(x − w/2)) / w is then piecewise linear with breakpoints
+    # t_j ± w/2 and nondecreasing: its 0.5 crossing is found exactly between two of them.
     area = np.concatenate([[0.0], np.cumsum(cdf[:-1] * np.diff(t))])
 
-    def integral(x: float) -> float:
+    def integral(x: np.ndarray) -> np.ndarray:
         k = np.searchsorted(t, x, side="right") - 1
-        return 0.0 if k < 0 else float(area[k] + cdf[k] * (x - t[k]))
+        inside = k >= 0
+        kk = np.maximum(k, 0)
+        return np.where(inside, area[kk] + cdf[kk] * (x - t[kk]), 0.0)
 
-    def smoothed(x: float) -> float:
+    def smoothed(x: np.ndarray) -> np.ndarray:
         return (integral(x + width / 2) - integral(x - width / 2)) / width - 0.5
 
-    from scipy.optimize import brentq
-
-    lo, hi = t[0] - width / 2, t[-1] + width / 2
-    if smoothed(hi) < 0:  # the last drop crosses 0.5 only at its end
-        return float(hi)
-    return float(brentq(smoothed, lo, hi, xtol=1e-9))
+    points = np.unique(np.concatenate([t - width / 2, t + width / 2]))
+    values = smoothed(points)
+    if values[-1] < 0:  # the last drop crosses 0.5 only at its end
+        return float(points[-1])
+    i = int(np.argmax(values >= 0))
+    if i == 0:
+        return float(points[0])
+    x0, x1, v0, v1 = points[i - 1], points[i], values[i - 1], values[i]
+    return float(x0 + (x1 - x0) * (-v0) / (v1 - v0))
 
 
 def km_median(durations, events, width: float = 0.0) -> Measure:
-    """KM median (lifelines) with its CI; ``smooth`` = :func:`spread_median` over ``width``."""
-    from lifelines.utils import median_survival_times
-
-    kmf = kaplan_meier(durations, events)
-    ci = median_survival_times(kmf.confidence_interval_)
-    return Measure(
-        value=float(kmf.median_survival_time_),
-        low=float(ci.iloc[0, 0]),
-        high=float(ci.iloc[0, 1]),
-        smooth=spread_median(kmf.survival_function_.iloc[:, 0], width),
-        n=len(kmf.durations),
-    )
+    """KM median with its CI; ``smooth`` = :func:`spread_median` over ``width``."""
+    km = kaplan_meier(durations, events)
+    value, low, high = km.median()
+    smooth = spread_median(pd.Series(km.survival, index=km.timeline), width)
+    return Measure(value, low, high, smooth, km.n)
 
 
 def km_landmark(durations, events, at: float) -> Measure:
     """KM survival probability at time ``at`` with its pointwise 95% CI."""
-    kmf = kaplan_meier(durations, events)
-    s = float(kmf.survival_function_at_times(at).iloc[0])
-    band = kmf.confidence_interval_survival_function_.loc[:at]
-    return Measure(s, float(band.iloc[-1, 0]), float(band.iloc[-1, 1]), s, len(kmf.durations))
+    km = kaplan_meier(durations, events)
+    s, low, high = km.at(at)
+    return Measure(s, low, high, s, km.n)
 
 
 def hazard_ratio(randomised: pd.DataFrame, robust: bool = True) -> Measure:
-    """Cox hazard ratio of PFS, switch vs continue; CI robust to the paired (CRN) arms."""
-    from lifelines import CoxPHFitter
-
+    """Cox hazard ratio of PFS, switch vs continue (Efron ties); the CI is robust to the
+    paired (CRN) arms (clustered on the patient) unless ``robust`` is false."""
     if randomised.empty or randomised["pfs_event"].sum() == 0:
         return Measure(math.nan)
-    df = pd.DataFrame(
-        {
-            "t": randomised["pfs_months"].to_numpy(float),
-            "e": randomised["pfs_event"].to_numpy(bool),
-            "switch": (randomised["arm"] == "switch").to_numpy(float),
-            "patient": randomised["patient"].to_numpy(),
-        }
+    fit = cox_binary(
+        randomised["pfs_months"].to_numpy(float),
+        randomised["pfs_event"].to_numpy(bool),
+        (randomised["arm"] == "switch").to_numpy(float),
+        randomised["patient"].to_numpy(),
     )
-    cox = CoxPHFitter()
-    if robust:
-        cox.fit(df, "t", "e", cluster_col="patient")
-    else:
-        cox.fit(df.drop(columns="patient"), "t", "e")
-    beta, se = float(cox.params_["switch"]), float(cox.standard_errors_["switch"])
-    hr = math.exp(beta)
-    return Measure(hr, math.exp(beta - 1.96 * se), math.exp(beta + 1.96 * se), hr, len(df) // 2)
+    hr, low, high = fit.hazard_ratio(robust)
+    return Measure(hr, low, high, hr, len(randomised) // 2)
 
 
 def proportion(k: int, n: int) -> Measure:

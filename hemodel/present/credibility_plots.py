@@ -8,7 +8,8 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from ..analysis.convergence import Convergence
-from ..credibility.validate import Validation, kaplan_meier, target_range
+from ..credibility.survival import kaplan_meier
+from ..credibility.validate import Validation, target_range
 from ..scenario.targets import ARMS, TRIAL
 from .plots import money, save, strategy_colours, style
 
@@ -23,10 +24,13 @@ def km_plot(validation: Validation, path, scenario=None):
         fig, ax = plt.subplots()
         for arm in ARMS:
             g = r[r["arm"] == arm]
-            kmf = kaplan_meier(g["pfs_months"], g["pfs_event"])
+            km = kaplan_meier(g["pfs_months"], g["pfs_event"])
             m = validation.measures[f"{TRIAL}.pfs_median_months.{arm}"]
             label = f"{arm} (simulated, n = {len(g):,}): median {m.value:.1f} months"
-            kmf.plot_survival_function(ax=ax, color=colours[arm], ci_show=True, label=label)
+            ax.step(km.timeline, km.survival, where="post", color=colours[arm], label=label)
+            ax.fill_between(
+                km.timeline, km.lower, km.upper, step="post", color=colours[arm], alpha=0.25, lw=0
+            )
             target = targets.get(f"{TRIAL}.pfs_median_months.{arm}")
             if target is not None:
                 ax.plot([target.value] * 2, [0, 0.5], color=colours[arm], ls=":", lw=1.5)
