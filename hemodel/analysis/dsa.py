@@ -213,7 +213,7 @@ def one_way(
     incremental cost and QALYs and the ``outcome`` at each end, the ``base`` outcome and the
     analysis settings (measure, comparison, reference, wtp, currency, patients, seed).
     ``execution``: ``workers``, ``backend``, ``scheduler`` (default: in-process);
-    ``engine``: which engine simulates (:func:`hemodel.engine.select.choose`).
+    ``engine``: which engine simulates (:func:`hemodel.engine.choice.choose`).
     """
     wtp = _check(scenario, measure, wtp)
     small = reduced_scenario(scenario, comparison, reference)

@@ -37,7 +37,8 @@ from scipy import special, stats
 
 from .. import __version__
 from ..engine.array import TestDraws
-from ..engine.select import choose, run_cohort
+from ..engine.choice import choose
+from ..engine.select import run_cohort
 from ..model import random as rnd
 from ..model.cohort import draw_cohort
 from ..model.inputs import ModelInputs, build_inputs
@@ -382,7 +383,7 @@ def run_psa(
     (``tcp://host:port`` of a Dask scheduler), or a running ``executor``. ``chunk_size``:
     patients per task (default :data:`CHUNK_SIZE` of the engine; a finite lab forces whole
     samples). ``engine``: ``"auto"``, ``"simpy"`` or ``"array"``
-    (:func:`hemodel.engine.select.choose`; the array engine needs an unlimited lab).
+    (:func:`hemodel.engine.choice.choose`; the array engine needs an unlimited lab).
     ``checkpoint``: a directory to store finished tasks in and resume from; a finished run
     there is returned as stored. ``budget_years`` > 0 adds mean undiscounted costs by year
     (``cost_y<year>_<category>``) for budget impact.

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
+from ..engine.choice import EngineChoiceError
 from ..scenario.load import ScenarioError, scenario_hash
 from .arguments import (
     DEFAULT_SCENARIO_HELP,
@@ -184,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    except EngineChoiceError as exc:  # --engine array on a finite lab
+        print(f"hemodel {args.command}: --engine: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

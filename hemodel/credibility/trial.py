@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..engine.select import choose, run_cohort
+from ..engine.choice import choose
+from ..engine.select import run_cohort
 from ..model import random as rnd
 from ..model.cohort import Cohort, draw_cohort
 from ..model.inputs import ModelInputs, StrategyPlan, build_inputs
@@ -207,7 +208,7 @@ def run_trial(
     Times are in months: randomisation from first-line start, PFS/PFS2/OS from
     randomisation (censored at the time horizon). ``executor``: where to run the arms
     (default: this process; the result is the same); ``engine``: which engine simulates them
-    (:func:`hemodel.engine.select.choose`).
+    (:func:`hemodel.engine.choice.choose`).
     """
     design = design or TrialDesign()
     trial = trial_scenario(scenario, design)

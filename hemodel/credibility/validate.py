@@ -219,7 +219,7 @@ def measure(
 ) -> tuple[dict[str, Measure], TrialRun | None]:
     """The named quantities (running only what they need) and the trial run, if any.
     ``executor`` (a :class:`hemodel.run.parallel.Executor`): where to simulate; ``engine``:
-    which engine (:func:`hemodel.engine.select.choose`)."""
+    which engine (:func:`hemodel.engine.choice.choose`)."""
     from .trial import run_trial
 
     names = list(names)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..analysis import cea
 from ..analysis.psa import run_psa, uncertain_parameters
-from ..engine.select import choose
+from ..engine.choice import choose
 from ..model.inputs import build_inputs
 from ..scenario.schema import Scenario
 from . import plots

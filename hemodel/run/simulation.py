@@ -19,7 +19,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..engine.select import BATCH_SIZE, choose, run_cohort
+from ..engine.choice import BATCH_SIZE, choose
+from ..engine.select import run_cohort
 from ..model.cohort import draw_cohort
 from ..model.inputs import build_inputs
 from ..scenario.load import load_scenario, scenario_hash

@@ -102,3 +102,31 @@ def test_patient_counts_are_checked_by_every_command(command, value, message, ca
         main([command, "tiny", "--patients", value])
     assert exc.value.code == 2
     assert f"argument --patients: {message}" in capsys.readouterr().err
+
+
+SIMULATING = ("run", "psa", "dsa", "sweep", "threshold", "budget", "convergence", "validate",
+              "calibrate", "report")  # fmt: skip
+
+
+@pytest.mark.parametrize("command", SIMULATING)
+def test_every_simulating_command_takes_engine(command, capsys):
+    """`--engine auto|simpy|array` on every command that simulates."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "--engine {auto,simpy,array}" in capsys.readouterr().out.replace("\n", " ")
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "convergence"])
+def test_the_array_engine_on_a_finite_lab_is_one_clear_message(command, capsys):
+    """A finite lab needs the SimPy engine: asking for the array engine exits 2, no traceback."""
+    code = main([command, "tiny_lab", "--engine", "array", "--patients", "100"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"hemodel {command}: --engine: the array engine models an unlimited lab only" in err
+
+
+def test_the_manifest_names_the_engine(tmp_path):
+    for engine in ("simpy", "array"):
+        out = tmp_path / engine
+        main(["run", TINY, "--patients", "20", "--engine", engine, "--out", str(out)])
+        assert json.loads((out / "manifest.json").read_text())["engine"] == engine

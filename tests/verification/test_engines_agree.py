@@ -21,7 +21,7 @@ import yaml
 from hemodel import simulate
 from hemodel.analysis.psa import run_psa, sample_scenario
 from hemodel.engine import array
-from hemodel.engine.select import choose
+from hemodel.engine.choice import choose
 from hemodel.model.inputs import build_inputs
 from hemodel.scenario.load import load_scenario, scenario_from_dict
 
