@@ -159,10 +159,6 @@ def trial_scenario(scenario: Scenario, design: TrialDesign) -> Scenario:
     return scenario_from_dict(data, name=f"{scenario.name} (virtual {design.name})")
 
 
-def _subset(c: Cohort, mask: np.ndarray) -> Cohort:
-    return Cohort(**{f: getattr(c, f)[mask] for f in Cohort.__dataclass_fields__})
-
-
 def _arm(engine: str, inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort, seed: int):
     return run_cohort(engine, inputs, cohort, seed, plans=[plan])[0][0]
 
@@ -218,7 +214,7 @@ def run_trial(
     cont = _run_arm(inputs, plans["continue"], cohort, seed, executor, engine)
     randomised = cont["switched"].to_numpy(bool)
     if inputs.lab_capacity is None:  # patients are independent: simulate the randomised only
-        sw = _run_arm(inputs, plans["switch"], _subset(cohort, randomised), seed, executor, engine)
+        sw = _run_arm(inputs, plans["switch"], cohort.take(randomised), seed, executor, engine)
     else:  # a shared lab couples patients: simulate everyone
         sw = _run_arm(inputs, plans["switch"], cohort, seed, executor, engine)[randomised]
     sw = sw.reset_index(drop=True)

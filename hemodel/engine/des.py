@@ -185,7 +185,7 @@ def run_strategy(
     step = n if inputs.lab_capacity is not None else max(1, batch_size)
     frames = []
     for start in range(0, n, step):
-        part = _slice(cohort, start, min(start + step, n))
+        part = cohort.take(slice(start, min(start + step, n)))
         run = StrategyRun(inputs, plan, part, seed, sample, trace)
         rows = [_row(p, run, budget_years) for p in run.run()]
         columns = list(OUTCOME_COLUMNS) + budget_columns(budget_years)
@@ -193,7 +193,3 @@ def run_strategy(
         if on_batch is not None:
             on_batch(len(part))
     return pd.concat(frames, ignore_index=True)
-
-
-def _slice(c: Cohort, a: int, b: int) -> Cohort:
-    return Cohort(**{f: getattr(c, f)[a:b] for f in Cohort.__dataclass_fields__})

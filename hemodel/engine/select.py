@@ -50,7 +50,7 @@ def run_cohort(
         return out
     parts: list[list[pd.DataFrame]] = [[] for _ in plans]
     for a in range(0, len(cohort), size):
-        part = _slice(cohort, a, min(a + size, len(cohort)))
+        part = cohort if size >= len(cohort) else cohort.take(slice(a, a + size))
         bio = array.Biology(inputs, part)
         if draws is None or part is not cohort:
             draws = array.TestDraws(seed, sample, part.ids)
@@ -68,9 +68,3 @@ def run_cohort(
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-
-
-def _slice(c: Cohort, a: int, b: int) -> Cohort:
-    if (a, b) == (0, len(c)):
-        return c
-    return Cohort(**{f: getattr(c, f)[a:b] for f in Cohort.__dataclass_fields__})

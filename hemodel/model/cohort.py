@@ -43,6 +43,10 @@ class Cohort:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def take(self, rows) -> Cohort:
+        """The patients at ``rows`` (a slice, a boolean mask or indices)."""
+        return Cohort(**{f: getattr(self, f)[rows] for f in Cohort.__dataclass_fields__})
+
 
 def _truncated_normal(u: np.ndarray, mean: float, sd: float, lo: float, hi: float) -> np.ndarray:
     """Inverse-CDF draw of a normal truncated to [lo, hi] (monotone in u)."""
