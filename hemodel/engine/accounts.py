@@ -19,7 +19,7 @@ from ..model.inputs import ModelInputs, StrategyPlan
 from ..model.outcomes import COST_CATEGORIES
 from ..scenario.units import DAYS_PER_YEAR
 
-GRID_TOL = 1e-9  # as in hemodel.engine.array: a day on the grid maps to itself
+GRID_TOL = 1e-9  # "on or before a grid day" absorbs float error: a day on the grid maps to itself
 
 
 @dataclass(frozen=True)
