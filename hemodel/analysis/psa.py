@@ -204,7 +204,7 @@ def summarise_chunk(job: SummaryJob, chunk: Chunk) -> dict[str, Moments]:
     cohort = draw_cohort(inputs, ids, job.seed, 0)
     columns = list(KEPT) + budget_columns(job.budget_years)
     key = (job.seed, chunk.first_patient, chunk.patients)
-    if key not in _DRAWS:
+    if job.engine == "array" and key not in _DRAWS:
         if len(_DRAWS) >= 2:
             _DRAWS.clear()
         _DRAWS[key] = TestDraws(job.seed, 0, ids)
@@ -215,7 +215,7 @@ def summarise_chunk(job: SummaryJob, chunk: Chunk) -> dict[str, Moments]:
         job.seed,
         budget_years=job.budget_years,
         columns=columns,
-        draws=_DRAWS[key],
+        draws=_DRAWS.get(key),
     )
     return {
         plan.name: Moments.of(frame, columns, WITH_SE)

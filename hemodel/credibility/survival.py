@@ -92,6 +92,73 @@ class CoxFit:
         return tuple(math.exp(self.beta + k * Z95 * se) for k in (0.0, -1.0, 1.0))
 
 
+class _RiskSets:
+    """Rows sorted by time and the risk sets of the distinct event times, for a Cox model with
+    one 0/1 covariate ``x``."""
+
+    def __init__(self, t: np.ndarray, e: np.ndarray, x: np.ndarray):
+        self.order = np.argsort(t, kind="stable")
+        self.t, self.e, self.x = t[self.order], e[self.order], x[self.order]
+        times, first = np.unique(self.t, return_index=True)  # time j: rows first[j]:
+        group = np.searchsorted(times, self.t)
+        events_at = np.bincount(group[self.e], minlength=len(times)).astype(float)
+        self.has = events_at > 0
+        self.event_times, self.d, self.start = times[self.has], events_at[self.has], first[self.has]
+        self.event_group, self.n_times = group[self.e], len(times)
+        self.x_events = float(self.x[self.e].sum())
+
+    def sums(self, beta: float):
+        """φ = e^{βx} per row; S0, S1 over each event time's risk set; E0, E1 over its deaths."""
+        x, e = self.x, self.e
+        phi = np.exp(beta * x)
+        s0 = np.cumsum(phi[::-1])[::-1][self.start]
+        s1 = np.cumsum((x * phi)[::-1])[::-1][self.start]
+        weights = (phi[e], (x * phi)[e])
+        e0, e1 = (np.bincount(self.event_group, w, self.n_times)[self.has] for w in weights)
+        return phi, s0, s1, e0, e1
+
+    def steps(self, beta: float):
+        """Efron's steps l = 0..d−1 at each event time: ``(m, f, A0, x̄)`` for the event times
+        ``m`` with more than l deaths, ``f = l/d``, ``A0 = S0 − f·E0``, ``x̄ = (S1 − f·E1)/A0``."""
+        phi, s0, s1, e0, e1 = self.sums(beta)
+        for k in range(int(self.d.max())):
+            m = self.d > k
+            f = k / self.d[m]
+            a0 = s0[m] - f * e0[m]
+            yield m, f, a0, (s1[m] - f * e1[m]) / a0
+
+    def efron(self, beta: float) -> tuple[float, float, float]:
+        """Log partial likelihood, score and information (Efron; x² = x)."""
+        loglik, score, info = beta * self.x_events, self.x_events, 0.0
+        for _, _, a0, xbar in self.steps(beta):
+            loglik -= float(np.log(a0).sum())
+            score -= float(xbar.sum())
+            info += float((xbar - xbar**2).sum())
+        return loglik, score, info
+
+    def score_residuals(self, beta: float) -> np.ndarray:
+        """Efron score residuals of the sorted rows (see the module docstring):
+        ``rᵢ = δᵢ(xᵢ − mean_l x̄ₗ(tᵢ)) − φᵢ Σ_{tⱼ ≤ tᵢ} Σ_l cᵢₗ (xᵢ − x̄ⱼₗ) / A0ⱼₗ``."""
+        t, e, x, d = self.t, self.e, self.x, self.d
+        p_all, q_all, p_dead, q_dead, xbar_mean = (np.zeros(len(d)) for _ in range(5))
+        for m, f, a0, xbar in self.steps(beta):
+            p_all[m] += 1.0 / a0
+            q_all[m] += xbar / a0
+            p_dead[m] += (1.0 - f) / a0
+            q_dead[m] += (1.0 - f) * xbar / a0
+            xbar_mean[m] += xbar / d[m]
+        cum_p = np.concatenate([[0.0], np.cumsum(p_all)])
+        cum_q = np.concatenate([[0.0], np.cumsum(q_all)])
+        upto = np.searchsorted(self.event_times, t, side="right")  # event times ≤ tᵢ
+        p, q = cum_p[upto], cum_q[upto]
+        j = upto[e] - 1  # a death's own event time: exposed with weights 1 − l/d there
+        p[e] += p_dead[j] - p_all[j]
+        q[e] += q_dead[j] - q_all[j]
+        own = np.zeros(len(t))
+        own[e] = x[e] - xbar_mean[j]
+        return own - np.exp(beta * x) * (x * p - q)
+
+
 def cox_binary(durations, events, covariate, cluster=None) -> CoxFit:
     """Cox model with one 0/1 covariate (Efron ties); ``cluster``: ids for the robust standard
     error (default: each row its own cluster). NaN when the model has no finite estimate
@@ -102,87 +169,25 @@ def cox_binary(durations, events, covariate, cluster=None) -> CoxFit:
     nothing = CoxFit(math.nan, math.nan, math.nan)
     if not e.any() or x[e].min() == x[e].max() or x.min() == x.max():
         return nothing
-    order = np.argsort(t, kind="stable")
-    t, e, x = t[order], e[order], x[order]
-    times, first = np.unique(t, return_index=True)  # risk set of time j: rows first[j]:
-    group = np.searchsorted(times, t)
-    events_at = np.bincount(group[e], minlength=len(times)).astype(float)
-    x_events = np.bincount(group[e], weights=x[e], minlength=len(times))
-    has = events_at > 0
-    d, xd = events_at[has], x_events[has]
-    start = first[has]
-
-    def sums(beta: float):
-        phi = np.exp(beta * x)
-        s0 = np.cumsum(phi[::-1])[::-1][start]
-        s1 = np.cumsum((x * phi)[::-1])[::-1][start]
-        e0 = np.bincount(group[e], weights=phi[e], minlength=len(times))[has]
-        e1 = np.bincount(group[e], weights=(x * phi)[e], minlength=len(times))[has]
-        return phi, s0, s1, e0, e1
-
-    def efron(beta: float):
-        """Log partial likelihood, score and information (Efron)."""
-        _, s0, s1, e0, e1 = sums(beta)
-        loglik, score, info = float(beta * xd.sum()), float(xd.sum()), 0.0
-        for k in range(int(d.max())):
-            m = d > k
-            f = k / d[m]
-            a0, a1 = s0[m] - f * e0[m], s1[m] - f * e1[m]  # x² = x: the second sum is a1
-            loglik -= float(np.log(a0).sum())
-            score -= float((a1 / a0).sum())
-            info += float((a1 / a0 - (a1 / a0) ** 2).sum())
-        return loglik, score, info
-
+    risk = _RiskSets(t, e, x)
     beta = 0.0
-    loglik, score, info = efron(beta)
+    loglik, score, info = risk.efron(beta)
     for _ in range(100):
         step = score / info
         new = beta + step
-        new_loglik, new_score, new_info = efron(new)
+        new_loglik, new_score, new_info = risk.efron(new)
         while new_loglik < loglik - 1e-12 and abs(step) > 1e-14:  # step halving
             step /= 2
             new = beta + step
-            new_loglik, new_score, new_info = efron(new)
+            new_loglik, new_score, new_info = risk.efron(new)
         beta, loglik, score, info = new, new_loglik, new_score, new_info
         if abs(step) < 1e-12:
             break
     if not (math.isfinite(beta) and info > 0):
         return nothing
     variance = 1.0 / info
-    residual = _score_residuals(beta, t, e, x, times[has], d, start, group[e], len(times), has)
-    ids = np.arange(len(t)) if cluster is None else np.asarray(cluster)[order]
+    ids = np.arange(len(t)) if cluster is None else np.asarray(cluster)[risk.order]
     _, cluster_index = np.unique(ids, return_inverse=True)
-    per_cluster = np.bincount(cluster_index, weights=residual)
+    per_cluster = np.bincount(cluster_index, weights=risk.score_residuals(beta))
     robust = math.sqrt(variance**2 * float((per_cluster**2).sum()))
     return CoxFit(beta, math.sqrt(variance), robust)
-
-
-def _score_residuals(beta, t, e, x, event_times, d, start, event_group, n_times, has):
-    """Efron score residuals of every row (rows sorted by time; see the module docstring):
-    ``rᵢ = δᵢ(xᵢ − mean_l x̄ₗ(tᵢ)) − φᵢ Σ_{tⱼ ≤ tᵢ} Σ_l cᵢₗ (xᵢ − x̄ⱼₗ) / A0ⱼₗ``."""
-    phi = np.exp(beta * x)
-    s0 = np.cumsum(phi[::-1])[::-1][start]
-    s1 = np.cumsum((x * phi)[::-1])[::-1][start]
-    e0 = np.bincount(event_group, weights=phi[e], minlength=n_times)[has]
-    e1 = np.bincount(event_group, weights=(x * phi)[e], minlength=n_times)[has]
-    p_all, q_all, p_dead, q_dead, xbar_mean = (np.zeros(len(d)) for _ in range(5))
-    for k in range(int(d.max())):
-        m = d > k
-        f = k / d[m]
-        a0 = s0[m] - f * e0[m]
-        xbar = (s1[m] - f * e1[m]) / a0
-        p_all[m] += 1.0 / a0
-        q_all[m] += xbar / a0
-        p_dead[m] += (1.0 - f) / a0
-        q_dead[m] += (1.0 - f) * xbar / a0
-        xbar_mean[m] += xbar / d[m]
-    cum_p = np.concatenate([[0.0], np.cumsum(p_all)])
-    cum_q = np.concatenate([[0.0], np.cumsum(q_all)])
-    upto = np.searchsorted(event_times, t, side="right")  # event times ≤ tᵢ
-    p, q = cum_p[upto], cum_q[upto]
-    j = upto[e] - 1  # a death's own event time: exposed with weights 1 − l/d there
-    p[e] += p_dead[j] - p_all[j]
-    q[e] += q_dead[j] - q_all[j]
-    own = np.zeros(len(t))
-    own[e] = x[e] - xbar_mean[j]
-    return own - phi * (x * p - q)

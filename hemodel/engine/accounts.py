@@ -28,7 +28,8 @@ class Pathway:
 
     ``end``: death or the horizon; ``f``: end of first-line follow-up (detected progression
     or ``end``); ``sl``: start of second-line therapy; ``tests``: blood draws (a prefix of
-    the schedule ``draw_days``); ``at_progression``: an ESR1 test was drawn at ``d1``.
+    the schedule ``draw_days``); ``at_progression``: an ESR1 test was drawn at ``d1``;
+    ``visits``, ``scans``: clinic visits and scans up to ``f``.
     """
 
     emergence: np.ndarray
@@ -44,6 +45,8 @@ class Pathway:
     tests: np.ndarray
     draw_days: np.ndarray
     at_progression: np.ndarray
+    visits: np.ndarray
+    scans: np.ndarray
 
 
 def flow(a, b, rate: float) -> np.ndarray:
@@ -53,11 +56,6 @@ def flow(a, b, rate: float) -> np.ndarray:
     if rate == 0:
         return np.where(b > lo, b - lo, 0.0)
     return (np.exp(-rate * lo) - np.exp(-rate * b)) / rate
-
-
-def grid_count(until, every: float) -> np.ndarray:
-    """How many of ``every, 2·every, …`` fall on or before ``until``."""
-    return np.maximum(np.floor(np.asarray(until) / every + GRID_TOL), 0.0)
 
 
 def _grid_before(x, every: float) -> np.ndarray:
@@ -83,8 +81,10 @@ def accounts(inputs: ModelInputs, plan: StrategyPlan, p: Pathway, budget_years: 
     """Columns ``cost_<category>[_undiscounted]``, ``cost_total[...]``, ``qalys[...]``,
     ``lys[...]`` and, for ``budget_years`` > 0, ``cost_y<year>_<category>``."""
     out: dict[str, np.ndarray] = {}
+    flows = _flows(inputs, plan, p)
+    extra = _extra_visits(plan, p.draw_days)
     for suffix, rc, rq in (("", inputs.cost_rate, inputs.qaly_rate), ("_undiscounted", 0.0, 0.0)):
-        costs = _costs(inputs, plan, p, rc)
+        costs = _costs(inputs, plan, p, rc, flows, extra)
         for category in COST_CATEGORIES:
             out[f"cost_{category}{suffix}"] = costs[category]
         out[f"cost_total{suffix}"] = sum(costs[c] for c in COST_CATEGORIES)
@@ -92,7 +92,7 @@ def accounts(inputs: ModelInputs, plan: StrategyPlan, p: Pathway, budget_years: 
         out[f"lys{suffix}"] = flow(0.0, p.end, rq) / DAYS_PER_YEAR
     for year in range(1, budget_years + 1):
         lo, hi = (year - 1) * DAYS_PER_YEAR, year * DAYS_PER_YEAR
-        for category, value in _year_costs(inputs, plan, p, lo, hi).items():
+        for category, value in _year_costs(inputs, plan, p, lo, hi, flows, extra).items():
             out[f"cost_y{year}_{category}"] = value
     return out
 
@@ -122,23 +122,22 @@ def _flows(inputs: ModelInputs, plan: StrategyPlan, p: Pathway) -> dict[str, lis
     }
 
 
-def _draw_costs(inputs: ModelInputs, plan: StrategyPlan, p: Pathway, rate: float):
-    """Testing and phlebotomy costs of each patient's blood draws (prefix sums)."""
+def _draw_costs(inputs: ModelInputs, plan: StrategyPlan, p: Pathway, rate: float, extra):
+    """Testing and phlebotomy costs of each patient's blood draws (prefix sums); ``extra``:
+    which draw days need a phlebotomy visit of their own."""
     if plan.assay is None:
         zero = np.zeros(len(p.tests))
         return zero, zero
     factor = np.exp(-rate * p.draw_days)
-    per_draw = inputs.prices.venipuncture + inputs.prices.phlebotomy_visit * _extra_visits(
-        plan, p.draw_days
-    )
+    per_draw = inputs.prices.venipuncture + inputs.prices.phlebotomy_visit * extra
     testing = np.concatenate([[0.0], np.cumsum(factor)])[p.tests] * plan.assay.cost
     phlebotomy = np.concatenate([[0.0], np.cumsum(factor * per_draw)])[p.tests]
     return testing, phlebotomy
 
 
-def _costs(inputs: ModelInputs, plan: StrategyPlan, p: Pathway, rate: float) -> dict:
+def _costs(inputs: ModelInputs, plan: StrategyPlan, p: Pathway, rate: float, flows, extra):
     prices, pa = inputs.prices, plan.progression_assay
-    testing, phlebotomy = _draw_costs(inputs, plan, p, rate)
+    testing, phlebotomy = _draw_costs(inputs, plan, p, rate, extra)
     if pa is not None:
         at_d1 = np.where(p.at_progression, np.exp(-rate * p.d1), 0.0)
         testing = testing + pa.cost * at_d1
@@ -146,13 +145,11 @@ def _costs(inputs: ModelInputs, plan: StrategyPlan, p: Pathway, rate: float) -> 
     costs = {
         "testing": testing,
         "phlebotomy": phlebotomy,
-        "visits": prices.visit
-        * grid_value(grid_count(p.f, plan.visit_every), plan.visit_every, rate),
-        "imaging": prices.imaging
-        * grid_value(grid_count(p.f, plan.imaging_every), plan.imaging_every, rate),
+        "visits": prices.visit * grid_value(p.visits, plan.visit_every, rate),
+        "imaging": prices.imaging * grid_value(p.scans, plan.imaging_every, rate),
         "terminal_care": np.where(p.died, prices.terminal_care * np.exp(-rate * p.end), 0.0),
     }
-    for category, items in _flows(inputs, plan, p).items():
+    for category, items in flows.items():
         costs[category] = sum(per_day * flow(a, b, rate) for per_day, a, b in items)
     return costs
 
@@ -174,27 +171,29 @@ def _qalys(inputs: ModelInputs, plan: StrategyPlan, p: Pathway, rate: float) -> 
     return days / DAYS_PER_YEAR
 
 
-def _year_costs(inputs: ModelInputs, plan: StrategyPlan, p: Pathway, lo: float, hi: float):
+def _year_costs(
+    inputs: ModelInputs, plan: StrategyPlan, p: Pathway, lo: float, hi: float, flows, extra
+):
     """Undiscounted costs by category that fall in days ``[lo, hi)``."""
     prices, pa = inputs.prices, plan.progression_assay
     out = {}
-    for category, items in _flows(inputs, plan, p).items():
+    for category, items in flows.items():
         out[category] = sum(
             per_day * flow(np.maximum(a, lo), np.minimum(b, hi), 0.0) for per_day, a, b in items
         )
-    for category, price, every in (
-        ("visits", prices.visit, plan.visit_every),
-        ("imaging", prices.imaging, plan.imaging_every),
+    for category, price, every, upto_f in (
+        ("visits", prices.visit, plan.visit_every, p.visits),
+        ("imaging", prices.imaging, plan.imaging_every, p.scans),
     ):
-        upper = np.where(p.f < hi, grid_count(p.f, every), _grid_before(hi, every))
+        upper = np.where(p.f < hi, upto_f, _grid_before(hi, every))
         out[category] = price * np.maximum(upper - _grid_before(lo, every), 0.0)
     testing = phlebotomy = np.zeros(len(p.end))
     if plan.assay is not None:
         first, last = (np.minimum(p.tests, np.searchsorted(p.draw_days, x)) for x in (lo, hi))
-        extra = np.concatenate([[0], np.cumsum(_extra_visits(plan, p.draw_days))])
+        extras = np.concatenate([[0], np.cumsum(extra)])
         testing = plan.assay.cost * (last - first)
         phlebotomy = prices.venipuncture * (last - first) + prices.phlebotomy_visit * (
-            extra[last] - extra[first]
+            extras[last] - extras[first]
         )
     if pa is not None:
         at_d1 = p.at_progression & (lo <= p.d1) & (p.d1 < hi)

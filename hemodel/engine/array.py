@@ -37,7 +37,7 @@ from ..model.cohort import Cohort
 from ..model.inputs import DelayLaw, ModelInputs, StrategyPlan
 from ..model.outcomes import OUTCOME_COLUMNS, budget_columns
 from ..scenario.hazards import TimeToEvent
-from .accounts import GRID_TOL, Pathway, accounts, grid_count
+from .accounts import GRID_TOL, Pathway, accounts
 
 
 def event_time(law: TimeToEvent, budget, since, hr: float) -> np.ndarray:
@@ -64,6 +64,11 @@ def next_on_grid(t: np.ndarray, every: float) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         k = np.maximum(np.ceil(t / every - GRID_TOL), 1.0)
     return np.where(np.isfinite(t), k * every, np.inf)
+
+
+def grid_count(until, every: float) -> np.ndarray:
+    """How many of ``every, 2·every, …`` fall on or before ``until``."""
+    return np.maximum(np.floor(np.asarray(until) / every + GRID_TOL), 0.0)
 
 
 class Biology:
@@ -264,6 +269,7 @@ def _pathway(inputs: ModelInputs, plan: StrategyPlan, bio: Biology, draws: TestD
     died = death <= horizon
     end = np.minimum(death, horizon)
     f = np.minimum(d1, end)
+    visits, scans = grid_count(f, plan.visit_every), grid_count(f, plan.imaging_every)
     at_progression = second & (pa is not None)
 
     # Molecular detection: the first true-positive result in life; lead time over imaging
@@ -300,8 +306,8 @@ def _pathway(inputs: ModelInputs, plan: StrategyPlan, bio: Biology, draws: TestD
             at_progression, np.where(tested_positive, "positive", "negative"), "none"
         ),
         "targeted_second_line": targeted,
-        "visits": grid_count(f, plan.visit_every).astype(np.int64),
-        "scans": grid_count(f, plan.imaging_every).astype(np.int64),
+        "visits": visits.astype(np.int64),
+        "scans": scans.astype(np.int64),
     }
     schedule = np.zeros(0)
     if plan.assay is not None:
@@ -309,7 +315,7 @@ def _pathway(inputs: ModelInputs, plan: StrategyPlan, bio: Biology, draws: TestD
     path = Pathway(
         emergence=e, switch=m.switch, t1=t1, d1=d1, f=f, end=end, died=died, sl=sl,
         targeted=targeted, t2=t2, tests=tests, draw_days=schedule,
-        at_progression=at_progression,
+        at_progression=at_progression, visits=visits, scans=scans,
     )  # fmt: skip
     return path, events
 
