@@ -8,7 +8,7 @@ size of the per-patient result table, and the array engine's speed-up over the S
     python benchmarks/engine.py                     # all sizes (the SimPy engine at 100,000
                                                     # patients takes about 2.5 minutes)
     python benchmarks/engine.py 1000 10000          # chosen sizes
-    python benchmarks/engine.py --engines array 100000 1000000
+    python benchmarks/engine.py --engines array 100000 1000000   # the array engine only
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def measure(engine: str, patients: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
-    parser.add_argument("--engines", nargs="+", default=["simpy", "array"])
+    parser.add_argument(
+        "--engines", default="simpy,array", help="comma-separated (default simpy,array)"
+    )
     args = parser.parse_args()
     print(
         f"{'engine':>7} {'patients':>9} {'sims/s':>9} {'seconds':>8} {'peak MB':>8} "
@@ -50,7 +52,7 @@ def main() -> None:
     )
     for n in args.sizes:
         rate = {}
-        for engine in args.engines:
+        for engine in args.engines.split(","):
             cmd = [sys.executable, __file__, "--one", engine, str(n)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
