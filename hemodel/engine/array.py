@@ -34,28 +34,41 @@ import pandas as pd
 
 from ..model import random as rnd
 from ..model.cohort import Cohort
-from ..model.inputs import DelayLaw, ModelInputs, StrategyPlan
+from ..model.inputs import DelayLaw, ModelInputs, StrategyPlan, SwitchPlan
+from ..model.kinetics import detection_budget
 from ..model.outcomes import OUTCOME_COLUMNS, budget_columns
 from ..scenario.hazards import TimeToEvent
 from .accounts import GRID_TOL, Pathway, accounts
 
 
-def event_time(law: TimeToEvent, budget, since, hr: float) -> np.ndarray:
+def event_time(law: TimeToEvent, budget, since, hr: float, until=np.inf) -> np.ndarray:
     """Time on the law's own clock at which the cumulative hazard, multiplied by ``hr`` from
-    ``since`` on, reaches ``budget``: solves ``H(a) + hr·(H(t) − H(a)) = budget`` with
-    ``a = max(since, 0)``. ``since = inf`` means the hazard ratio never applies; ``hr = 0``
-    means the event never happens once it applies."""
+    ``since`` to ``until`` (inf: no waning), reaches ``budget``: solves
+    ``H(a) + hr·(H(t) − H(a)) = budget`` with ``a = max(since, 0)`` when that ``t`` comes
+    before ``until``, else ``H(a) + hr·(H(u) − H(a)) + H(t) − H(u) = budget``.
+    ``since = inf`` means the hazard ratio never applies; ``hr = 0`` means the event never
+    happens while it applies (the array form of
+    :func:`hemodel.scenario.hazards.time_with_hazard_ratio`)."""
     budget = np.asarray(budget, dtype=float)
     plain = law.inv_cumhaz(budget)
     since = np.broadcast_to(np.asarray(since, dtype=float), budget.shape)
     if hr == 1.0 or not np.isfinite(since).any():
         return plain
+    until = np.broadcast_to(np.asarray(until, dtype=float), budget.shape)
     a = np.where(np.isfinite(since), np.maximum(since, 0.0), 0.0)
     spent = law.cumhaz(a)
-    scaled = np.isfinite(since) & (spent < budget)
+    scaled = np.isfinite(since) & (spent < budget) & (until > a)
     if hr == 0.0:
-        return np.where(scaled, np.inf, plain)
-    later = law.inv_cumhaz(np.where(scaled, spent + (budget - spent) / hr, budget))
+        later = np.full(budget.shape, np.inf)
+    else:
+        later = law.inv_cumhaz(np.where(scaled, spent + (budget - spent) / hr, budget))
+    wanes = scaled & np.isfinite(until)
+    if wanes.any():
+        at_end = law.cumhaz(np.where(wanes, until, 0.0))
+        reached = spent + hr * (at_end - spent)
+        after = wanes & (reached < budget)
+        later = np.where(after, law.inv_cumhaz(np.where(after, at_end + budget - reached, 0.0)),
+                         later)  # fmt: skip
     return np.where(scaled, later, plain)
 
 
@@ -72,13 +85,14 @@ def grid_count(until, every: float) -> np.ndarray:
 
 
 class Biology:
-    """Strategy-free quantities of a cohort: progression without any switch and the untreated
-    course after it (days from the 1L start)."""
+    """Strategy-free quantities of a cohort: progression without any switch, the untreated
+    course after it, and when each assay could first detect the mutation (days from the 1L
+    start)."""
 
     def __init__(self, inputs: ModelInputs, cohort: Cohort):
         nh = inputs.natural_history
         c = cohort
-        self.cohort, self.horizon = c, inputs.horizon
+        self.cohort, self.horizon, self.laws = c, inputs.horizon, nh
         self.emerged = np.isfinite(c.emergence)
         self.esr1 = np.full(len(c), np.inf)
         e = c.emergence[self.emerged]
@@ -87,6 +101,8 @@ class Biology:
         self.gap2 = nh.second_progression.inv_cumhaz(c.second_budget)  # untreated
         self.gap_death = self.gap2 + c.disease_death_after
         self.end1 = self.first_line_end(self.t1)
+        self._budgets: dict[float | None, np.ndarray] = {}
+        self._detectable: dict[float | None, np.ndarray] = {}
 
     def first_line_end(self, t1: np.ndarray, idx=slice(None)) -> np.ndarray:
         """End of first-line follow-up other than detection: background death, death from
@@ -96,18 +112,53 @@ class Biology:
             np.minimum(c.background_death[idx], t1 + self.gap_death[idx]), self.horizon
         )
 
-    def progression(self, law: TimeToEvent, hr: float, idx: np.ndarray, switch: np.ndarray):
+    def _esr1_clock(self, budget, idx, switch, sw: SwitchPlan | None) -> np.ndarray:
+        """Day the ESR1 cumulative hazard since emergence reaches ``budget`` (patients ``idx``
+        switched at ``switch``; inf: never emerged)."""
+        e = self.cohort.emergence[idx]
+        out = np.full(len(e), np.inf)
+        on = self.emerged[idx]
+        if sw is None or not np.isfinite(switch).any():
+            since, until, hr = np.inf, np.inf, 1.0
+        else:
+            since, until, hr = switch[on] - e[on], switch[on] + sw.effect_duration, sw.hazard_ratio
+            until = until - e[on]
+        law = self.laws.esr1_progression
+        out[on] = e[on] + event_time(law, budget[on], since, hr, until)
+        return out
+
+    def progression(self, sw: SwitchPlan, idx: np.ndarray, switch: np.ndarray):
         """True first progression and first-line end of patients ``idx`` switched at
-        ``switch`` (days; inf: never) to a therapy with ESR1 hazard ratio ``hr``."""
+        ``switch`` (days; inf: never) under the switch plan ``sw``."""
         c = self.cohort
-        e = c.emergence[idx]
-        esr1 = self.esr1[idx].copy()
+        esr1 = self._esr1_clock(c.esr1_budget[idx], idx, switch, sw)
+        other = c.other_progression[idx]
         on = self.emerged[idx] & np.isfinite(switch)
-        if on.any():
-            since = switch[on] - e[on]
-            esr1[on] = e[on] + event_time(law, c.esr1_budget[idx][on], since, hr)
-        t1 = np.minimum(c.other_progression[idx], esr1)
+        if sw.acts_on_all and sw.hazard_ratio != 1.0 and on.any():  # from when both apply
+            other = other.copy()
+            s = switch[on]
+            since = np.maximum(s, c.emergence[idx][on])
+            other[on] = event_time(self.laws.other_progression, c.other_budget[idx][on], since,
+                                   sw.hazard_ratio, s + sw.effect_duration)  # fmt: skip
+        t1 = np.minimum(other, esr1)
         return t1, self.first_line_end(t1, idx)
+
+    def budget(self, lod: float | None) -> np.ndarray:
+        """Detection budgets (:func:`~hemodel.model.kinetics.detection_budget`) of an assay
+        with limit of detection ``lod`` (percent MAF)."""
+        if lod not in self._budgets:
+            self._budgets[lod] = detection_budget(self.cohort, self.laws.kinetics, lod)
+        return self._budgets[lod]
+
+    def detectable_from(self, lod: float | None, idx=None, switch=None, sw=None) -> np.ndarray:
+        """First day the mutation is detectable by an assay with limit of detection ``lod``;
+        without ``switch``, for the whole cohort with no switch."""
+        if switch is None:
+            if lod not in self._detectable:
+                every = np.arange(len(self.cohort))
+                self._detectable[lod] = self._esr1_clock(self.budget(lod), every, None, None)
+            return self._detectable[lod]
+        return self._esr1_clock(self.budget(lod)[idx], idx, switch, sw)
 
 
 class TestDraws:
@@ -178,11 +229,10 @@ def monitor(
     m = Monitoring(n)
     if assay is None:
         return m
-    law = inputs.natural_history.esr1_progression
-    hr = sw.hazard_ratio if sw is not None else 1.0
     cont = sw is not None and sw.continue_testing
     acts_before = np.minimum(d1_0, end1_0)  # no positive acts once progression is seen
     d1, end1 = d1_0.copy(), end1_0.copy()  # moved by a switch
+    found_from = bio.detectable_from(assay.limit_of_detection).copy()  # moved by a switch
     idx = np.arange(n)
     k = 0
     while idx.size:
@@ -195,7 +245,8 @@ def monitor(
             break
         present = c.emergence[idx] <= d
         u = draws.result(idx, k)
-        positive = np.where(present, u < assay.sensitivity, u >= assay.specificity)
+        found = found_from[idx] <= d
+        positive = np.where(found, u < assay.sensitivity, u >= assay.specificity)
         transport = draws.delay("transport", inputs.transport, idx, k)
         result = (d + transport) + draws.delay("turnaround", assay.turnaround, idx, k)
         m.tests[idx] += 1
@@ -212,8 +263,10 @@ def monitor(
             m.trigger[j], m.trigger_true[j] = r, present[acts]
             s = _switch_day(plan, r, c.emergence[j] == 0.0, present[acts], acts_before[j])
             m.switch[j] = s
-            t1, end1[j] = bio.progression(law, hr, j, s)
-            d1[j] = next_on_grid(t1, plan.imaging_every)
+            if sw is not None:
+                t1, end1[j] = bio.progression(sw, j, s)
+                d1[j] = next_on_grid(t1, plan.imaging_every)
+                found_from[j] = bio.detectable_from(assay.limit_of_detection, j, s, sw)
         k += 1
     return m
 
@@ -238,10 +291,9 @@ def _pathway(inputs: ModelInputs, plan: StrategyPlan, bio: Biology, draws: TestD
     switched = np.isfinite(m.switch)
     t1, end1 = bio.t1, bio.end1
     if switched.any():
-        sw, j = plan.switch, np.flatnonzero(switched)
+        j = np.flatnonzero(switched)
         t1, end1 = t1.copy(), end1.copy()
-        law = inputs.natural_history.esr1_progression
-        t1[j], end1[j] = bio.progression(law, sw.hazard_ratio, j, m.switch[j])
+        t1[j], end1[j] = bio.progression(plan.switch, j, m.switch[j])
     d1 = next_on_grid(t1, plan.imaging_every)
     second = d1 < end1  # progression detected in life and within the horizon
 
@@ -250,9 +302,13 @@ def _pathway(inputs: ModelInputs, plan: StrategyPlan, bio: Biology, draws: TestD
     sl = np.where(second, d1, np.inf)
     targeted = tested_positive = np.zeros(n, bool)
     if pa is not None:
-        present = e <= d1
+        found_from = bio.detectable_from(pa.limit_of_detection)
+        if switched.any():
+            found_from = found_from.copy()
+            found_from[j] = bio.detectable_from(pa.limit_of_detection, j, m.switch[j], plan.switch)
+        found = found_from <= d1
         u = rnd.uniforms(draws.seed, draws.sample, "progression_test", c.ids)[:, 0]
-        tested_positive = np.where(present, u < pa.sensitivity, u >= pa.specificity)
+        tested_positive = np.where(found, u < pa.sensitivity, u >= pa.specificity)
         tat = rnd.uniforms(draws.seed, draws.sample, "progression_tat", c.ids)[:, 0]
         sl = np.where(second, d1 + pa.turnaround.ppf(tat), np.inf)
         targeted = second & tested_positive

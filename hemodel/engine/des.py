@@ -17,6 +17,7 @@ from ..model import random as rnd
 from ..model.cohort import Cohort
 from ..model.economics import accrue, annual_costs
 from ..model.inputs import ModelInputs, StrategyPlan
+from ..model.kinetics import detection_budget
 from ..model.outcomes import COST_CATEGORIES, OUTCOME_COLUMNS, budget_columns
 from .lab import FiniteLab, Test, UnlimitedLab
 from .patient import Patient
@@ -53,6 +54,10 @@ class StrategyRun:
         if assay is not None:
             for purpose in self._transforms:
                 self._blocks[(purpose, 0)] = self._block(purpose, cohort.ids, 0)
+        kinetics = inputs.natural_history.kinetics
+        lod = lambda a: a.limit_of_detection if a is not None else None  # noqa: E731
+        self.monitoring_budget = detection_budget(cohort, kinetics, lod(assay))
+        self.progression_budget = detection_budget(cohort, kinetics, lod(plan.progression_assay))
         self._progression_u = rnd.uniforms(seed, sample, "progression_test", cohort.ids)[:, 0]
         tat_u = rnd.uniforms(seed, sample, "progression_tat", cohort.ids)[:, 0]
         pa = plan.progression_assay
@@ -72,19 +77,25 @@ class StrategyRun:
             self._blocks[key] = self._block(purpose, [int(self.cohort.ids[i])], k // _BLOCK)[0]
         return float(self._blocks[key][k % _BLOCK])
 
-    def monitoring_test(self, patient: Patient, k: int, now: float, emerged: bool) -> Test:
-        """Blood test number ``k`` (0-based) drawn at day ``now``; its result is fixed here."""
+    def monitoring_test(
+        self, patient: Patient, k: int, now: float, emerged: bool, detectable: bool
+    ) -> Test:
+        """Blood test number ``k`` (0-based) drawn at day ``now``; its result is fixed here:
+        positive with the assay's sensitivity when the mutation is ``detectable``, with one
+        minus its specificity otherwise (a true positive only if the mutation has emerged)."""
         assay, i = self.plan.assay, patient.i
         u = self._draw_value("test_result", i, k)
-        positive = u < assay.sensitivity if emerged else u >= assay.specificity
+        positive = u < assay.sensitivity if detectable else u >= assay.specificity
         service = self._draw_value("turnaround", i, k)
         transport = self._draw_value("transport", i, k)
         return Test(k, now, positive, positive and emerged, transport, service)
 
-    def progression_test(self, patient: Patient, now: float, present: bool) -> Test:
+    def progression_test(
+        self, patient: Patient, now: float, present: bool, detectable: bool
+    ) -> Test:
         assay, i = self.plan.progression_assay, patient.i
         u = self._progression_u[i]
-        positive = u < assay.sensitivity if present else u >= assay.specificity
+        positive = u < assay.sensitivity if detectable else u >= assay.specificity
         service = float(self._progression_tat[i])
         return Test(-1, now, positive, positive and present, 0.0, service)
 

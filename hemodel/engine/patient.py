@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import simpy
 
 from ..model.economics import Timeline
@@ -51,13 +52,43 @@ class Patient:
         self.lead_time = math.nan
 
     # -- biology ---------------------------------------------------------------------
-    def esr1_progression(self, switch: float, hr: float) -> float:
-        c = self.sim.cohort
-        emerged = c.emergence[self.i]
+    def _effect(self, switch: float) -> tuple[float, float]:
+        """Hazard ratio of this strategy's switch and the day its effect ends."""
+        sw = self.sim.plan.switch
+        if sw is None or switch == INF:
+            return 1.0, INF
+        return sw.hazard_ratio, switch + sw.effect_duration
+
+    def first_progression(self, switch: float) -> float:
+        """True first progression (days) when switched at ``switch`` (inf: never): the
+        earlier of ESR1-driven progression and progression by other mechanisms."""
+        c, i, nh = self.sim.cohort, self.i, self.sim.inputs.natural_history
+        emerged = c.emergence[i]
+        other = c.other_progression[i]
         if math.isinf(emerged):
-            return INF
+            return other
+        hr, until = self._effect(switch)
+        esr1 = emerged + time_with_hazard_ratio(
+            nh.esr1_progression, c.esr1_budget[i], switch - emerged, hr, until - emerged
+        )
+        if hr != 1.0 and self.sim.plan.switch.acts_on_all:  # from when both apply
+            since = max(switch, emerged)
+            other = time_with_hazard_ratio(nh.other_progression, c.other_budget[i], since, hr,
+                                           until)  # fmt: skip
+        return min(other, esr1)
+
+    def detectable(self, t: float, switch: float, budget: np.ndarray) -> bool:
+        """Whether the mutant level at day ``t`` reaches an assay's limit of detection, whose
+        per-patient detection budget (:func:`hemodel.model.kinetics.detection_budget`) is
+        ``budget``, when switched at ``switch``."""
+        c, i = self.sim.cohort, self.i
+        emerged = c.emergence[i]
+        if emerged > t:
+            return False
+        hr, until = self._effect(switch)
         law = self.sim.inputs.natural_history.esr1_progression
-        return emerged + time_with_hazard_ratio(law, c.esr1_budget[self.i], switch - emerged, hr)
+        since = time_with_hazard_ratio(law, budget[i], switch - emerged, hr, until - emerged)
+        return emerged + since <= t
 
     # -- lab --------------------------------------------------------------------------
     def deliver(self, test: Test) -> None:
@@ -83,10 +114,8 @@ class Patient:
         law2 = inputs.natural_history.second_progression
         gap2 = time_with_hazard_ratio(law2, c.second_budget[i], INF, 1.0)
         gap_death = gap2 + c.disease_death_after[i]
-        other = c.other_progression[i]
         emergence = c.emergence[i]
         switch_plan = plan.switch
-        hr = switch_plan.hazard_ratio if switch_plan else 1.0
         testing = plan.draw_every is not None
         k = 0
         now = 0.0
@@ -94,11 +123,9 @@ class Patient:
         planned_switch = INF
         events: list[tuple[float, str, float]] = []
 
-        no_switch_detection = next_on_grid(
-            min(other, self.esr1_progression(INF, 1.0)), plan.imaging_every
-        )
+        no_switch_detection = next_on_grid(self.first_progression(INF), plan.imaging_every)
         while True:
-            t1 = min(other, self.esr1_progression(switch, hr))
+            t1 = self.first_progression(switch)
             d1 = next_on_grid(t1, plan.imaging_every)
             end1 = min(background, t1 + gap_death, horizon)  # first line ends by death
             t_draw = plan.draw_start + k * plan.draw_every if testing else INF
@@ -115,7 +142,7 @@ class Patient:
                 finally:
                     self.waiting = False
             if t_draw <= now:  # a draw on the last day of follow-up counts, as a visit does
-                events.extend(self._draw(k, now, emergence))
+                events.extend(self._draw(k, now, emergence, switch))
                 k += 1
             if d1 <= now or end1 <= now:
                 break
@@ -149,7 +176,7 @@ class Patient:
                 self.trace(now, "switch", switch_plan.therapy)
 
         # ---- after first line ----------------------------------------------------------
-        t1 = min(other, self.esr1_progression(switch, hr))
+        t1 = self.first_progression(switch)
         d1 = next_on_grid(t1, plan.imaging_every)
         death = min(background, t1 + gap_death)
         end = min(death, horizon)
@@ -165,7 +192,8 @@ class Patient:
             self.trace(d1, "progression_detected")
             second_start = d1
             if plan.progression_assay is not None:
-                test = sim.progression_test(self, d1, emergence <= d1)
+                found = self.detectable(d1, switch, sim.progression_budget)
+                test = sim.progression_test(self, d1, emergence <= d1, found)
                 self.progression_test = test
                 events.append((d1, "testing", plan.progression_assay.cost))
                 events.append((d1, "phlebotomy", inputs.prices.venipuncture))
@@ -216,10 +244,12 @@ class Patient:
             events=events,
         )
 
-    def _draw(self, k: int, now: float, emergence: float) -> list[tuple[float, str, float]]:
-        """Blood draw number ``k`` at day ``now``: sends a test to the lab, returns its costs."""
+    def _draw(self, k: int, now: float, emergence: float, switch: float) -> list:
+        """Blood draw number ``k`` at day ``now``: sends a test to the lab, returns its costs
+        as (day, category, cost) triples."""
         sim, plan, prices = self.sim, self.sim.plan, self.sim.inputs.prices
-        test = sim.monitoring_test(self, k, now, emergence <= now)
+        found = self.detectable(now, switch, sim.monitoring_budget)
+        test = sim.monitoring_test(self, k, now, emergence <= now, found)
         self.tests.append(test)
         sim.lab.submit(self, test)
         self.trace(now, "draw", f"test {k + 1}")

@@ -22,7 +22,10 @@ class Cohort:
 
     ``emergence``: when an ESR1 mutation appears in ctDNA (0 if present at start, inf if never).
     ``esr1_budget``: Exp(1) cumulative-hazard budget for ESR1-driven progression after emergence.
-    ``other_progression``: time of progression by other mechanisms.
+    ``other_budget``: Exp(1) cumulative-hazard budget for progression by other mechanisms,
+    whose time without any switch is ``other_progression``.
+    ``esr1_level``: mutant allele fraction (%) at which the patient's ESR1 clone causes
+    progression (NaN without ctDNA kinetics).
     ``second_budget``: Exp(1) budget for second progression, clock starting at first progression.
     ``disease_death_after``: time from second progression to death from the disease.
     ``background_death``: time to death from other causes.
@@ -35,7 +38,9 @@ class Cohort:
     esr1_at_start: np.ndarray
     emergence: np.ndarray
     esr1_budget: np.ndarray
+    other_budget: np.ndarray
     other_progression: np.ndarray
+    esr1_level: np.ndarray
     second_budget: np.ndarray
     disease_death_after: np.ndarray
     entry: np.ndarray
@@ -79,6 +84,15 @@ def draw_cohort(inputs: ModelInputs, ids, seed: int, sample: int = 0) -> Cohort:
     emergence = np.where(
         at_start, 0.0, np.where(emerges, nh.emergence.sample(e("emergence_time")), np.inf)
     )
+    other_budget = e("other_progression")
+    kinetics = nh.kinetics
+    if kinetics is None:
+        esr1_level = np.full(len(ids), np.nan)
+    else:
+        z = special.ndtri(u("esr1_level"))
+        esr1_level = kinetics.progression_level_median * np.exp(
+            kinetics.progression_level_sdlog * z
+        )
     return Cohort(
         ids=ids,
         age=age,
@@ -86,7 +100,9 @@ def draw_cohort(inputs: ModelInputs, ids, seed: int, sample: int = 0) -> Cohort:
         esr1_at_start=at_start,
         emergence=emergence,
         esr1_budget=e("esr1_progression"),
-        other_progression=nh.other_progression.sample(e("other_progression")),
+        other_budget=other_budget,
+        other_progression=nh.other_progression.sample(other_budget),
+        esr1_level=esr1_level,
         second_budget=e("second_progression"),
         disease_death_after=nh.disease_death.sample(e("disease_death")),
         entry=ids.astype(float) * inputs.enrolment_interval,

@@ -54,6 +54,16 @@ class AssayPlan:
     specificity: float
     cost: float
     turnaround: DelayLaw
+    limit_of_detection: float | None = None  # percent MAF
+
+
+@dataclass(frozen=True)
+class Kinetics:
+    """Latent mutant ctDNA level, percent MAF (:class:`~hemodel.scenario.schema.CtDNAKinetics`)."""
+
+    level_at_emergence: float
+    progression_level_median: float
+    progression_level_sdlog: float
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,8 @@ class SwitchPlan:
     hazard_ratio: float
     utility_decrement: float
     continue_cdk46: bool
+    acts_on_all: bool  # also on progression by other mechanisms of mutation carriers
+    effect_duration: float  # days the hazard ratio lasts after the switch (inf: no waning)
     at_next_visit: bool
     switch_baseline_mutations: bool
     continue_testing: bool
@@ -97,6 +109,7 @@ class NaturalHistoryLaws:
     age_max: float
     life_table: str | None
     background_rate_per_day: float | None
+    kinetics: Kinetics | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,7 @@ def _assay(s: Scenario, name: str) -> AssayPlan:
         a.specificity.value,
         a.cost.value,
         DelayLaw.from_spec(a.turnaround),
+        a.limit_of_detection.value if a.limit_of_detection is not None else None,
     )
 
 
@@ -161,6 +175,8 @@ def _plan(s: Scenario, name: str, st: Strategy) -> StrategyPlan:
             hazard_ratio=th.hazard_ratio.value,
             utility_decrement=th.utility_decrement.value,
             continue_cdk46=th.continue_cdk46,
+            acts_on_all=th.acts_on == "all_progression",
+            effect_duration=th.effect_duration.days() if th.effect_duration else math.inf,
             at_next_visit=st.switch.when == "next_visit",
             switch_baseline_mutations=st.switch.switch_baseline_mutations,
             continue_testing=st.switch.continue_testing_after_switch,
@@ -202,6 +218,15 @@ def build_inputs(s: Scenario) -> ModelInputs:
         background_rate_per_day=(
             mort.constant_rate_per_year.value / DAYS_PER_YEAR
             if mort.constant_rate_per_year is not None
+            else None
+        ),
+        kinetics=(
+            Kinetics(
+                nh.ctdna.level_at_emergence.value,
+                nh.ctdna.level_at_progression.median.value,
+                nh.ctdna.level_at_progression.sdlog.value,
+            )
+            if nh.ctdna is not None
             else None
         ),
     )

@@ -33,6 +33,7 @@ NATURAL_HISTORY = (
     "emergence_time",
     "esr1_progression",
     "other_progression",
+    "esr1_level",
     "second_progression",
     "disease_death",
 )

@@ -42,7 +42,8 @@ class Never(TimeToEvent):
         return np.zeros_like(np.asarray(t, dtype=float))
 
     def inv_cumhaz(self, x):
-        return np.full_like(np.asarray(x, dtype=float), np.inf)
+        x = np.asarray(x, dtype=float)
+        return np.where(x > 0, np.inf, 0.0)  # H(0) = 0 is reached at once
 
 
 @dataclass(frozen=True)
@@ -162,22 +163,31 @@ class PiecewiseExponential(TimeToEvent):
 
 
 def time_with_hazard_ratio(
-    law: TimeToEvent, budget: float, switch: float, hazard_ratio: float
+    law: TimeToEvent, budget: float, switch: float, hazard_ratio: float, until: float = math.inf
 ) -> float:
-    """Event time (days from the clock's origin) when the hazard is multiplied from ``switch``.
+    """Event time (days from the clock's origin) when the hazard is multiplied from ``switch``
+    until ``until`` (days on the same clock; inf: the effect never wanes).
 
     The event happens when the accrued cumulative hazard reaches ``budget`` (an ``Exp(1)``
-    draw fixed per patient). Before ``switch`` the hazard is ``h(t)``; from ``switch`` on it is
-    ``hazard_ratio · h(t)``, so the event time solves
-    ``H(s) + HR·(H(t) − H(s)) = budget``  ⇒  ``t = H⁻¹(H(s) + (budget − H(s)) / HR)``.
-    With ``switch = inf`` (never) this is ``H⁻¹(budget)``. A negative ``switch`` is treated as 0.
+    draw fixed per patient). Before ``switch`` the hazard is ``h(t)``; from ``switch`` to
+    ``until`` it is ``hazard_ratio · h(t)``; after ``until`` it is ``h(t)`` again. With
+    ``s = max(switch, 0)`` and ``u = until`` the event time solves
+    ``H(s) + HR·(H(t) − H(s)) = budget``, i.e. ``t = H⁻¹(H(s) + (budget − H(s)) / HR)``, when
+    that ``t`` falls before ``u``, and otherwise
+    ``H(s) + HR·(H(u) − H(s)) + H(t) − H(u) = budget``.
+    With ``switch = inf`` (never) this is ``H⁻¹(budget)``.
     """
-    if switch == math.inf or hazard_ratio == 1.0:
-        return float(law.inv_cumhaz(budget))
     s = max(switch, 0.0)
+    if switch == math.inf or hazard_ratio == 1.0 or until <= s:
+        return float(law.inv_cumhaz(budget))
     spent = float(law.cumhaz(s))
     if spent >= budget:
         return float(law.inv_cumhaz(budget))
+    if until < math.inf:
+        at_end = float(law.cumhaz(until))
+        reached = spent + hazard_ratio * (at_end - spent)  # accrued when the effect ends
+        if reached < budget:
+            return float(law.inv_cumhaz(at_end + (budget - reached)))
     if hazard_ratio == 0.0:
         return math.inf
     return float(law.inv_cumhaz(spent + (budget - spent) / hazard_ratio))

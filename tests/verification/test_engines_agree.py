@@ -161,6 +161,37 @@ VARIANTS = {
         },
         "discount_rates": {"costs": 0.0, "qalys": 0.05},
     },
+    "ctDNA kinetics, switch on all progression with waning, testing continued": {
+        "natural_history.ctdna": {
+            "level_at_emergence": 0.01,
+            "level_at_progression": {"median": 1.0, "sdlog": 1.5},
+        },
+        "assays.guardant360.limit_of_detection": 0.2,
+        "assays.ddpcr.limit_of_detection": 0.05,
+        "switch_therapies.camizestrant.acts_on": "all_progression",
+        "switch_therapies.camizestrant.effect_duration": "9 months",
+        "strategies.ctdna_q8w.switch": {"to": "camizestrant", "continue_testing_after_switch": True},
+        "strategies.ctdna_q12w.monitoring": {"assay": "ddpcr", "every": "2 weeks"},
+    },
+    "ctDNA kinetics, poor specificity, HR > 1 on all progression, test at progression": {
+        "natural_history.ctdna": {
+            "level_at_emergence": 0.05,
+            "level_at_progression": {"median": 0.5, "sdlog": 2.0},
+        },
+        "natural_history.esr1_at_start": 0.2,
+        "assays.guardant360.limit_of_detection": 0.3,
+        "assays.guardant360.specificity": 0.8,
+        "assays.ddpcr.limit_of_detection": 0.01,  # below the level at emergence
+        "switch_therapies.camizestrant.acts_on": "all_progression",
+        "switch_therapies.camizestrant.hazard_ratio": 1.5,
+        "strategies.ctdna_q8w.switch": {"to": "camizestrant", "switch_baseline_mutations": True},
+    },
+    "waning ESR1-only effect with HR 0 (no ESR1 progression while it lasts)": {
+        "switch_therapies.camizestrant.hazard_ratio": 0.0001,
+        "switch_therapies.camizestrant.effect_duration": "3 months",
+        "switch_therapies.fulvestrant.effect_duration": "1 days",
+        "strategies.ctdna_q12w.switch": {"to": "fulvestrant"},
+    },
 }
 
 
