@@ -87,6 +87,29 @@ class Emergence(Strict):
     time: TimeToEventSpec = Field(description="time from 1L start to emergence, if it emerges")
 
 
+class ProgressionLevel(Strict):
+    """Mutant allele fraction (%) at which the ESR1-mutant clone causes progression:
+    lognormal across patients."""
+
+    median: Positive = Field(description="median over patients, percent MAF")
+    sdlog: NonNegative = Field(description="standard deviation of its natural log")
+
+
+class CtDNAKinetics(Strict):
+    """Latent mutant ctDNA level of an emerged ESR1 mutation (mutant allele fraction, MAF, %).
+
+    The log level rises from ``level_at_emergence`` in proportion to the ESR1-driven
+    cumulative hazard accrued since emergence, and ESR1-driven progression happens when it
+    reaches the patient's ``level_at_progression`` (so a therapy that slows ESR1-driven
+    progression slows the clone's growth by the same hazard ratio). An assay detects the
+    mutation in a draw whose level is at or above its ``limit_of_detection``. Mutations
+    present at first-line start are detectable from the start.
+    """
+
+    level_at_emergence: Positive = Field(description="percent MAF when the mutation emerges")
+    level_at_progression: ProgressionLevel
+
+
 class NaturalHistory(Strict):
     esr1_at_start: Probability = Field(description="probability ESR1m is present at 1L start")
     esr1_emergence: Emergence
@@ -101,6 +124,11 @@ class NaturalHistory(Strict):
     )
     post_progression_survival: TimeToEventSpec = Field(
         description="time from second progression to death from the disease"
+    )
+    ctdna: CtDNAKinetics | None = Field(
+        default=None,
+        description="mutant ctDNA kinetics; without it an emerged mutation is detectable at "
+        "once (each test then finds it with the assay's sensitivity)",
     )
 
 
@@ -135,9 +163,14 @@ class Costs(Strict):
 
 class Assay(Strict):
     sensitivity: Probability = Field(
-        description="per-test probability of detecting an emerged mutation"
+        description="per-test probability of detecting a mutation that is detectable (at or "
+        "above the limit of detection with ctDNA kinetics; emerged without)"
     )
-    specificity: Probability
+    specificity: Probability = Field(description="per-test probability of a negative result "
+                                     "without a detectable mutation")  # fmt: skip
+    limit_of_detection: Positive | None = Field(
+        default=None, description="percent MAF; needed when natural_history has ctdna:"
+    )
     cost: NonNegative
     turnaround: Delay = Field(description="lab processing time per test")
 
@@ -158,7 +191,17 @@ class Lab(Strict):
 
 class SwitchTherapy(Strict):
     cost: CostRate
-    hazard_ratio: Positive = Field(description="on ESR1-driven progression, from the switch on")
+    hazard_ratio: Positive = Field(description="on the progression hazards of `acts_on`, from "
+                                   "the switch on")  # fmt: skip
+    acts_on: Literal["esr1_progression", "all_progression"] = Field(
+        default="esr1_progression",
+        description="esr1_progression: the ESR1-driven hazard only; all_progression: also the "
+        "hazard of progression by other mechanisms of a patient carrying the mutation",
+    )
+    effect_duration: Duration | None = Field(
+        default=None, description="the hazard ratio stops applying this long after the switch "
+        "(waning); default: for the rest of first line",
+    )  # fmt: skip
     utility_decrement: Decrement
     continue_cdk46: bool = True
 
