@@ -35,7 +35,7 @@ import pandas as pd
 from ..model import random as rnd
 from ..model.cohort import Cohort
 from ..model.inputs import DelayLaw, ModelInputs, StrategyPlan, SwitchPlan
-from ..model.kinetics import detection_budget
+from ..model.kinetics import detectable_from, detection_delays
 from ..model.outcomes import OUTCOME_COLUMNS, budget_columns
 from ..scenario.hazards import TimeToEvent
 from .accounts import GRID_TOL, Pathway, accounts
@@ -95,14 +95,14 @@ class Biology:
         self.cohort, self.horizon, self.laws = c, inputs.horizon, nh
         self.emerged = np.isfinite(c.emergence)
         self.esr1 = np.full(len(c), np.inf)
-        e = c.emergence[self.emerged]
-        self.esr1[self.emerged] = e + nh.esr1_progression.inv_cumhaz(c.esr1_budget[self.emerged])
+        em = self.emerged
+        budget = nh.esr1_progression.inv_cumhaz(c.esr1_budget[em])
+        self.esr1[em] = c.emergence[em] + c.esr1_scale[em] * budget
         self.t1 = np.minimum(c.other_progression, self.esr1)
         self.gap2 = nh.second_progression.inv_cumhaz(c.second_budget)  # untreated
         self.gap_death = self.gap2 + c.disease_death_after
         self.end1 = self.first_line_end(self.t1)
-        self._budgets: dict[float | None, np.ndarray] = {}
-        self._detectable: dict[float | None, np.ndarray] = {}
+        self._delays: dict[float | None, tuple[np.ndarray, np.ndarray]] = {}
 
     def first_line_end(self, t1: np.ndarray, idx=slice(None)) -> np.ndarray:
         """End of first-line follow-up other than detection: background death, death from
@@ -112,53 +112,39 @@ class Biology:
             np.minimum(c.background_death[idx], t1 + self.gap_death[idx]), self.horizon
         )
 
-    def _esr1_clock(self, budget, idx, switch, sw: SwitchPlan | None) -> np.ndarray:
-        """Day the ESR1 cumulative hazard since emergence reaches ``budget`` (patients ``idx``
-        switched at ``switch``; inf: never emerged)."""
-        e = self.cohort.emergence[idx]
-        out = np.full(len(e), np.inf)
-        on = self.emerged[idx]
-        if sw is None or not np.isfinite(switch).any():
-            since, until, hr = np.inf, np.inf, 1.0
-        else:
-            since, until, hr = switch[on] - e[on], switch[on] + sw.effect_duration, sw.hazard_ratio
-            until = until - e[on]
-        law = self.laws.esr1_progression
-        out[on] = e[on] + event_time(law, budget[on], since, hr, until)
-        return out
-
     def progression(self, sw: SwitchPlan, idx: np.ndarray, switch: np.ndarray):
         """True first progression and first-line end of patients ``idx`` switched at
         ``switch`` (days; inf: never) under the switch plan ``sw``."""
         c = self.cohort
-        esr1 = self._esr1_clock(c.esr1_budget[idx], idx, switch, sw)
+        esr1 = self.esr1[idx].copy()
         other = c.other_progression[idx]
         on = self.emerged[idx] & np.isfinite(switch)
-        if sw.acts_on_all and sw.hazard_ratio != 1.0 and on.any():  # from when both apply
-            other = other.copy()
-            s = switch[on]
-            since = np.maximum(s, c.emergence[idx][on])
-            other[on] = event_time(self.laws.other_progression, c.other_budget[idx][on], since,
-                                   sw.hazard_ratio, s + sw.effect_duration)  # fmt: skip
+        if on.any():
+            e, s, scale = c.emergence[idx][on], switch[on], c.esr1_scale[idx][on]
+            until = s + sw.effect_duration
+            law, budget = self.laws.esr1_progression, c.esr1_budget[idx][on]
+            since, stop = (s - e) / scale, (until - e) / scale  # on the patient's clock
+            esr1[on] = e + scale * event_time(law, budget, since, sw.hazard_ratio, stop)
+            if sw.acts_on_all and sw.hazard_ratio != 1.0:  # from when both apply
+                other = other.copy()
+                other[on] = event_time(self.laws.other_progression, c.other_budget[idx][on],
+                                       np.maximum(s, e), sw.hazard_ratio, until)  # fmt: skip
         t1 = np.minimum(other, esr1)
         return t1, self.first_line_end(t1, idx)
 
-    def budget(self, lod: float | None) -> np.ndarray:
-        """Detection budgets (:func:`~hemodel.model.kinetics.detection_budget`) of an assay
-        with limit of detection ``lod`` (percent MAF)."""
-        if lod not in self._budgets:
-            self._budgets[lod] = detection_budget(self.cohort, self.laws.kinetics, lod)
-        return self._budgets[lod]
+    def detection_delays(self, lod: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`~hemodel.model.kinetics.detection_delays` of an assay with limit of
+        detection ``lod`` (percent MAF)."""
+        if lod not in self._delays:
+            self._delays[lod] = detection_delays(self.cohort.doubling_time, self.laws.kinetics,
+                                                 lod)  # fmt: skip
+        return self._delays[lod]
 
-    def detectable_from(self, lod: float | None, idx=None, switch=None, sw=None) -> np.ndarray:
-        """First day the mutation is detectable by an assay with limit of detection ``lod``;
-        without ``switch``, for the whole cohort with no switch."""
-        if switch is None:
-            if lod not in self._detectable:
-                every = np.arange(len(self.cohort))
-                self._detectable[lod] = self._esr1_clock(self.budget(lod), every, None, None)
-            return self._detectable[lod]
-        return self._esr1_clock(self.budget(lod)[idx], idx, switch, sw)
+    def detectable_from(self, lod: float | None, t1: np.ndarray, idx=slice(None)) -> np.ndarray:
+        """First day an assay with limit of detection ``lod`` detects the mutation of patients
+        ``idx`` whose true first progression is ``t1``."""
+        before, after = self.detection_delays(lod)
+        return detectable_from(self.cohort.emergence[idx], t1, before[idx], after[idx])
 
 
 class TestDraws:
@@ -232,7 +218,7 @@ def monitor(
     cont = sw is not None and sw.continue_testing
     acts_before = np.minimum(d1_0, end1_0)  # no positive acts once progression is seen
     d1, end1 = d1_0.copy(), end1_0.copy()  # moved by a switch
-    found_from = bio.detectable_from(assay.limit_of_detection).copy()  # moved by a switch
+    found_from = bio.detectable_from(assay.limit_of_detection, bio.t1)  # moved by a switch
     idx = np.arange(n)
     k = 0
     while idx.size:
@@ -266,7 +252,7 @@ def monitor(
             if sw is not None:
                 t1, end1[j] = bio.progression(sw, j, s)
                 d1[j] = next_on_grid(t1, plan.imaging_every)
-                found_from[j] = bio.detectable_from(assay.limit_of_detection, j, s, sw)
+                found_from[j] = bio.detectable_from(assay.limit_of_detection, t1, j)
         k += 1
     return m
 
@@ -302,11 +288,7 @@ def _pathway(inputs: ModelInputs, plan: StrategyPlan, bio: Biology, draws: TestD
     sl = np.where(second, d1, np.inf)
     targeted = tested_positive = np.zeros(n, bool)
     if pa is not None:
-        found_from = bio.detectable_from(pa.limit_of_detection)
-        if switched.any():
-            found_from = found_from.copy()
-            found_from[j] = bio.detectable_from(pa.limit_of_detection, j, m.switch[j], plan.switch)
-        found = found_from <= d1
+        found = bio.detectable_from(pa.limit_of_detection, t1) <= d1
         u = rnd.uniforms(draws.seed, draws.sample, "progression_test", c.ids)[:, 0]
         tested_positive = np.where(found, u < pa.sensitivity, u >= pa.specificity)
         tat = rnd.uniforms(draws.seed, draws.sample, "progression_tat", c.ids)[:, 0]

@@ -17,7 +17,7 @@ from ..model import random as rnd
 from ..model.cohort import Cohort
 from ..model.economics import accrue, annual_costs
 from ..model.inputs import ModelInputs, StrategyPlan
-from ..model.kinetics import detection_budget
+from ..model.kinetics import detection_delays
 from ..model.outcomes import COST_CATEGORIES, OUTCOME_COLUMNS, budget_columns
 from .lab import FiniteLab, Test, UnlimitedLab
 from .patient import Patient
@@ -56,8 +56,9 @@ class StrategyRun:
                 self._blocks[(purpose, 0)] = self._block(purpose, cohort.ids, 0)
         kinetics = inputs.natural_history.kinetics
         lod = lambda a: a.limit_of_detection if a is not None else None  # noqa: E731
-        self.monitoring_budget = detection_budget(cohort, kinetics, lod(assay))
-        self.progression_budget = detection_budget(cohort, kinetics, lod(plan.progression_assay))
+        dt = cohort.doubling_time
+        self.monitoring_delays = detection_delays(dt, kinetics, lod(assay))
+        self.progression_delays = detection_delays(dt, kinetics, lod(plan.progression_assay))
         self._progression_u = rnd.uniforms(seed, sample, "progression_test", cohort.ids)[:, 0]
         tat_u = rnd.uniforms(seed, sample, "progression_tat", cohort.ids)[:, 0]
         pa = plan.progression_assay

@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from ..model.economics import Timeline
+from ..model.kinetics import detectable_from
 from ..scenario.hazards import time_with_hazard_ratio
 from .lab import Test
 
@@ -61,15 +62,21 @@ class Patient:
 
     def first_progression(self, switch: float) -> float:
         """True first progression (days) when switched at ``switch`` (inf: never): the
-        earlier of ESR1-driven progression and progression by other mechanisms."""
+        earlier of ESR1-driven progression (on the patient's clock, ``esr1_scale`` times the
+        law's) and progression by other mechanisms."""
         c, i, nh = self.sim.cohort, self.i, self.sim.inputs.natural_history
         emerged = c.emergence[i]
         other = c.other_progression[i]
         if math.isinf(emerged):
             return other
         hr, until = self._effect(switch)
-        esr1 = emerged + time_with_hazard_ratio(
-            nh.esr1_progression, c.esr1_budget[i], switch - emerged, hr, until - emerged
+        scale = c.esr1_scale[i]
+        esr1 = emerged + scale * time_with_hazard_ratio(
+            nh.esr1_progression,
+            c.esr1_budget[i],
+            (switch - emerged) / scale,
+            hr,
+            (until - emerged) / scale,
         )
         if hr != 1.0 and self.sim.plan.switch.acts_on_all:  # from when both apply
             since = max(switch, emerged)
@@ -77,18 +84,15 @@ class Patient:
                                            until)  # fmt: skip
         return min(other, esr1)
 
-    def detectable(self, t: float, switch: float, budget: np.ndarray) -> bool:
-        """Whether the mutant level at day ``t`` reaches an assay's limit of detection, whose
-        per-patient detection budget (:func:`hemodel.model.kinetics.detection_budget`) is
-        ``budget``, when switched at ``switch``."""
-        c, i = self.sim.cohort, self.i
-        emerged = c.emergence[i]
+    def detectable(self, t: float, switch: float, delays: tuple[np.ndarray, np.ndarray]) -> bool:
+        """Whether an assay whose :func:`~hemodel.model.kinetics.detection_delays` are
+        ``delays`` detects the mutation at day ``t`` when switched at ``switch``."""
+        emerged = self.sim.cohort.emergence[self.i]
         if emerged > t:
             return False
-        hr, until = self._effect(switch)
-        law = self.sim.inputs.natural_history.esr1_progression
-        since = time_with_hazard_ratio(law, budget[i], switch - emerged, hr, until - emerged)
-        return emerged + since <= t
+        before, after = delays[0][self.i], delays[1][self.i]
+        t1 = self.first_progression(switch)
+        return float(detectable_from(emerged, t1, before, after)) <= t
 
     # -- lab --------------------------------------------------------------------------
     def deliver(self, test: Test) -> None:
@@ -192,7 +196,7 @@ class Patient:
             self.trace(d1, "progression_detected")
             second_start = d1
             if plan.progression_assay is not None:
-                found = self.detectable(d1, switch, sim.progression_budget)
+                found = self.detectable(d1, switch, sim.progression_delays)
                 test = sim.progression_test(self, d1, emergence <= d1, found)
                 self.progression_test = test
                 events.append((d1, "testing", plan.progression_assay.cost))
@@ -248,7 +252,7 @@ class Patient:
         """Blood draw number ``k`` at day ``now``: sends a test to the lab, returns its costs
         as (day, category, cost) triples."""
         sim, plan, prices = self.sim, self.sim.plan, self.sim.inputs.prices
-        found = self.detectable(now, switch, sim.monitoring_budget)
+        found = self.detectable(now, switch, sim.monitoring_delays)
         test = sim.monitoring_test(self, k, now, emergence <= now, found)
         self.tests.append(test)
         sim.lab.submit(self, test)

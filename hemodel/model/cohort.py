@@ -24,8 +24,9 @@ class Cohort:
     ``esr1_budget``: Exp(1) cumulative-hazard budget for ESR1-driven progression after emergence.
     ``other_budget``: Exp(1) cumulative-hazard budget for progression by other mechanisms,
     whose time without any switch is ``other_progression``.
-    ``esr1_level``: mutant allele fraction (%) at which the patient's ESR1 clone causes
-    progression (NaN without ctDNA kinetics).
+    ``doubling_time``: days for the mutant ctDNA level to double (NaN without kinetics).
+    ``esr1_scale``: the patient's ESR1-progression clock relative to the law's
+    (doubling time / median doubling time; 1 without kinetics).
     ``second_budget``: Exp(1) budget for second progression, clock starting at first progression.
     ``disease_death_after``: time from second progression to death from the disease.
     ``background_death``: time to death from other causes.
@@ -40,7 +41,8 @@ class Cohort:
     esr1_budget: np.ndarray
     other_budget: np.ndarray
     other_progression: np.ndarray
-    esr1_level: np.ndarray
+    doubling_time: np.ndarray
+    esr1_scale: np.ndarray
     second_budget: np.ndarray
     disease_death_after: np.ndarray
     entry: np.ndarray
@@ -87,12 +89,10 @@ def draw_cohort(inputs: ModelInputs, ids, seed: int, sample: int = 0) -> Cohort:
     other_budget = e("other_progression")
     kinetics = nh.kinetics
     if kinetics is None:
-        esr1_level = np.full(len(ids), np.nan)
+        doubling, scale = np.full(len(ids), np.nan), np.ones(len(ids))
     else:
-        z = special.ndtri(u("esr1_level"))
-        esr1_level = kinetics.progression_level_median * np.exp(
-            kinetics.progression_level_sdlog * z
-        )
+        scale = np.exp(kinetics.doubling_time_sdlog * special.ndtri(u("doubling_time")))
+        doubling = kinetics.doubling_time_median * scale
     return Cohort(
         ids=ids,
         age=age,
@@ -102,7 +102,8 @@ def draw_cohort(inputs: ModelInputs, ids, seed: int, sample: int = 0) -> Cohort:
         esr1_budget=e("esr1_progression"),
         other_budget=other_budget,
         other_progression=nh.other_progression.sample(other_budget),
-        esr1_level=esr1_level,
+        doubling_time=doubling,
+        esr1_scale=scale,
         second_budget=e("second_progression"),
         disease_death_after=nh.disease_death.sample(e("disease_death")),
         entry=ids.astype(float) * inputs.enrolment_interval,

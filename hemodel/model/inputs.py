@@ -61,9 +61,10 @@ class AssayPlan:
 class Kinetics:
     """Latent mutant ctDNA level, percent MAF (:class:`~hemodel.scenario.schema.CtDNAKinetics`)."""
 
-    level_at_emergence: float
-    progression_level_median: float
-    progression_level_sdlog: float
+    level_at_emergence: float  # percent MAF
+    doubling_time_median: float  # days
+    doubling_time_sdlog: float
+    shedding_at_progression: float  # factor on the level from first progression on
 
 
 @dataclass(frozen=True)
@@ -223,8 +224,9 @@ def build_inputs(s: Scenario) -> ModelInputs:
         kinetics=(
             Kinetics(
                 nh.ctdna.level_at_emergence.value,
-                nh.ctdna.level_at_progression.median.value,
-                nh.ctdna.level_at_progression.sdlog.value,
+                nh.ctdna.doubling_time.median.days(),
+                nh.ctdna.doubling_time.sdlog.value,
+                nh.ctdna.shedding_at_progression.value,
             )
             if nh.ctdna is not None
             else None

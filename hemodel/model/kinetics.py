@@ -1,37 +1,47 @@
 """Mutant ctDNA kinetics: when an assay can detect a patient's ESR1 mutation.
 
-The latent mutant allele fraction (MAF, %) of an emerged mutation rises on the log scale in
-proportion to the ESR1-driven cumulative hazard ``Λ`` accrued since emergence:
-``log MAF = log m0 + log(m_p / m0) · Λ / B``, where ``m0`` is the level at emergence, ``m_p``
-the patient's level at progression and ``B`` the patient's Exp(1) hazard budget, so the level
-reaches ``m_p`` exactly at ESR1-driven progression (``Λ = B``). With an exponential law this
-is exponential growth with a constant doubling time, ``B·ln 2 / (rate · ln(m_p/m0))``; a
-therapy that multiplies the hazard by HR slows the clone's growth by the same factor.
+An emerged mutation's mutant allele fraction (MAF, %) doubles every ``Td`` days from
+``m0`` at emergence: ``MAF(t) = m0 · 2^((t − e)/Td)``, with the doubling time ``Td`` drawn per
+patient (lognormal). At first progression (any mechanism) the tumour sheds more DNA and the
+level is multiplied by ``F`` (``shedding_at_progression``). An assay with limit of detection
+``L`` therefore sees the mutation from
 
-An assay with limit of detection ``L`` therefore sees the mutation from the moment ``Λ``
-reaches ``φ·B`` with ``φ = log(L/m0) / log(m_p/m0)``: the *detection budget* returned here.
-Both engines turn it into a time with the same hazard-ratio arithmetic as progression, so
-detectability and progression stay on one latent burden under any switch.
+    min(e + Td·log2(L/m0),  max(t1, e + Td·log2(L/(F·m0))))
+
+(``t1``: true first progression), and a mutation present at first-line start from day 0.
+A more sensitive assay (lower ``L``) sees the same patient earlier.
+
+The same ``Td`` sets the pace of ESR1-driven progression: its time-to-event law is that of a
+patient with the median doubling time, and a patient's clock runs ``Td / median`` times as
+long (``esr1_scale``), so fast-growing clones are found sooner *and* progress sooner. The
+switch therapy multiplies the progression hazard (proportional hazards, as the trial measured);
+it does not change the measurable level.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .cohort import Cohort
 from .inputs import Kinetics
 
 
-def detection_budget(cohort: Cohort, kinetics: Kinetics | None, lod: float | None) -> np.ndarray:
-    """ESR1 cumulative hazard since emergence at which the mutant level reaches ``lod``
-    (percent MAF), per patient: 0 when detectable from emergence (no kinetics, no limit of
-    detection, a limit at or below the level at emergence, or a mutation present at
-    first-line start), inf when the level never reaches it."""
-    n = len(cohort)
-    if kinetics is None or lod is None or lod <= kinetics.level_at_emergence:
-        return np.zeros(n)
-    m0 = kinetics.level_at_emergence
-    rise = np.log(cohort.esr1_level / m0)  # log-distance from emergence to progression
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phi = np.where(rise > 0, np.log(lod / m0) / rise, np.inf)
-    return np.where(cohort.emergence == 0.0, 0.0, phi * cohort.esr1_budget)
+def detection_delays(doubling_time, kinetics: Kinetics | None, lod: float | None):
+    """Days from emergence until the level reaches ``lod`` (percent MAF) before progression,
+    and after it (with the shedding factor), per patient; 0 when detectable at once (no
+    kinetics or no limit of detection: the mutation is detectable from emergence)."""
+    if kinetics is None or lod is None:
+        zero = np.zeros(len(doubling_time))
+        return zero, zero
+    m0, shed = kinetics.level_at_emergence, kinetics.shedding_at_progression
+    before = doubling_time * max(math.log2(lod / m0), 0.0)
+    after = doubling_time * max(math.log2(lod / (shed * m0)), 0.0)
+    return before, after
+
+
+def detectable_from(emergence, t1, before, after):
+    """First day (from 1L start) an assay with ``detection_delays`` ``before``/``after``
+    detects the mutation, given true first progression at ``t1`` (arrays or floats)."""
+    found = np.minimum(emergence + before, np.maximum(t1, emergence + after))
+    return np.where(emergence == 0.0, 0.0, found)

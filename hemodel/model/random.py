@@ -33,7 +33,7 @@ NATURAL_HISTORY = (
     "emergence_time",
     "esr1_progression",
     "other_progression",
-    "esr1_level",
+    "doubling_time",
     "second_progression",
     "disease_death",
 )

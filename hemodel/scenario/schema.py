@@ -87,27 +87,36 @@ class Emergence(Strict):
     time: TimeToEventSpec = Field(description="time from 1L start to emergence, if it emerges")
 
 
-class ProgressionLevel(Strict):
-    """Mutant allele fraction (%) at which the ESR1-mutant clone causes progression:
-    lognormal across patients."""
+class DoublingTime(Strict):
+    """Doubling time of the mutant ctDNA level: lognormal across patients."""
 
-    median: Positive = Field(description="median over patients, percent MAF")
+    median: Duration
     sdlog: NonNegative = Field(description="standard deviation of its natural log")
 
 
 class CtDNAKinetics(Strict):
     """Latent mutant ctDNA level of an emerged ESR1 mutation (mutant allele fraction, MAF, %).
 
-    The log level rises from ``level_at_emergence`` in proportion to the ESR1-driven
-    cumulative hazard accrued since emergence, and ESR1-driven progression happens when it
-    reaches the patient's ``level_at_progression`` (so a therapy that slows ESR1-driven
-    progression slows the clone's growth by the same hazard ratio). An assay detects the
-    mutation in a draw whose level is at or above its ``limit_of_detection``. Mutations
-    present at first-line start are detectable from the start.
+    The level doubles every ``doubling_time`` (per patient) from ``level_at_emergence`` and is
+    multiplied by ``shedding_at_progression`` from first progression on; an assay detects
+    the mutation in a draw whose level is at or above its ``limit_of_detection``. Mutations
+    present at first-line start are detectable from the start. The ESR1 progression law is
+    that of a patient with the median doubling time; a patient's runs in proportion to their
+    doubling time (see :mod:`hemodel.model.kinetics`).
     """
 
     level_at_emergence: Positive = Field(description="percent MAF when the mutation emerges")
-    level_at_progression: ProgressionLevel
+    doubling_time: DoublingTime
+    shedding_at_progression: Positive = Field(
+        description="factor on the level from first progression on (tumour burden), >= 1"
+    )
+
+    @field_validator("shedding_at_progression")
+    @classmethod
+    def _at_least_one(cls, v):
+        if v.value < 1:
+            raise ValueError(f"must be >= 1 (progression does not lower shedding), got {v.value}")
+        return v
 
 
 class NaturalHistory(Strict):

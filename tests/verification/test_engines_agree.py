@@ -164,7 +164,8 @@ VARIANTS = {
     "ctDNA kinetics, switch on all progression with waning, testing continued": {
         "natural_history.ctdna": {
             "level_at_emergence": 0.01,
-            "level_at_progression": {"median": 1.0, "sdlog": 1.5},
+            "doubling_time": {"median": "2 months", "sdlog": 0.7},
+            "shedding_at_progression": 4,
         },
         "assays.guardant360.limit_of_detection": 0.2,
         "assays.ddpcr.limit_of_detection": 0.05,
@@ -176,7 +177,8 @@ VARIANTS = {
     "ctDNA kinetics, poor specificity, HR > 1 on all progression, test at progression": {
         "natural_history.ctdna": {
             "level_at_emergence": 0.05,
-            "level_at_progression": {"median": 0.5, "sdlog": 2.0},
+            "doubling_time": {"median": "20 days", "sdlog": 1.5},
+            "shedding_at_progression": 1,
         },
         "natural_history.esr1_at_start": 0.2,
         "assays.guardant360.limit_of_detection": 0.3,
