@@ -32,7 +32,7 @@ from ..run.parallel import Executor
 from ..scenario.distributions import recentred
 from ..scenario.load import parameters, with_values
 from ..scenario.schema import Scenario
-from .trial import TrialDesign
+from .trial import TrialDesign, trial_designs
 from .validate import Measure, measure, passes, target_range
 
 _MISSING = 30.0  # residual when a quantity cannot be measured (e.g. median not reached)
@@ -171,7 +171,9 @@ def calibrate(
     evaluation (default: in-process); the fit does not depend on them, nor on the
     ``engine``.
     """
-    design = design or TrialDesign()
+    # ``design`` replaces the scenario's trial of its name (fails here if there is none)
+    override, designs = design, trial_designs(scenario, design)
+    design = design or next(iter(designs.values()))
     if not scenario.targets:
         raise ValueError("the scenario has no targets: to calibrate, add a targets: section")
     known = parameters(scenario)
@@ -204,7 +206,7 @@ def calibrate(
                 vals = values_at(z)
                 try:
                     s = with_values(scenario, vals)
-                    ms, _ = measure(s, names, patients, seed, design, False, executor, engine)
+                    ms, _ = measure(s, names, patients, seed, override, False, executor, engine)
                     cache[key] = residuals_of(scenario, ms, wall)
                 except ValueError:  # outside the parameter's allowed range
                     cache[key] = np.full(2 * len(names), _MISSING)
@@ -235,7 +237,7 @@ def calibrate(
         # unrounded: the objective reported is then the one of the values written.
         fitted = values_at(best[1])
         result = with_values(scenario, fitted)
-        ms, _ = measure(result, names, patients, seed, design, False, executor, engine)
+        ms, _ = measure(result, names, patients, seed, override, False, executor, engine)
         table = fit_table(result, ms)
         return Fit(
             scenario=result,

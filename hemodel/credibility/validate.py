@@ -1,42 +1,46 @@
-"""Validation against targets: what a virtual trial and the strategies measure, compared with
+"""Validation against targets: what virtual trials and the strategies measure, compared with
 the scenario's ``targets:``.
 
-A target names a *measured quantity* (:func:`available_quantities`):
+A target names a *measured quantity* (:func:`hemodel.scenario.targets.available_quantities`):
 
-- ``serena6.<...>``: measured in the virtual SERENA-6 trial
-  (:mod:`hemodel.credibility.trial`): Kaplan-Meier medians and landmark survival of PFS from
-  randomisation per arm, the Cox hazard ratio (switch vs continue), PFS2/OS medians, and the
-  surveillance funnel;
-- ``<strategy>.pfs_median_months`` / ``.os_median_months``: first-line PFS (detected progression
-  or death) and overall survival from the start of first-line therapy, whole cohort, under
-  that strategy of the scenario.
+- ``<trial>.<...>``: measured in a virtual trial of the scenario (its ``trials:`` section, else
+  the default ``serena6``; :mod:`hemodel.credibility.trial`): Kaplan-Meier medians and
+  landmark survival at any month of PFS, PFS2 and OS from randomisation per arm, Cox hazard
+  ratios (switch vs continue), the surveillance funnel, the test that first found the
+  mutation and the lead time over imaging;
+- ``<strategy>.<...>``: first-line PFS (detected progression or death) and overall survival
+  from the start of first-line therapy (medians, landmarks), the median lead time and the
+  share of progressors carrying the mutation, whole cohort, under that strategy.
 
 Every quantity comes with a Monte Carlo 95% CI (the uncertainty from simulating a finite
 number of patients) and, for calibration, a continuous surrogate ``smooth`` (see
-:func:`spread_median`). A target passes when the simulated value lies inside the target's CI
-(or within ``tolerance`` of its value; with neither, when the Monte Carlo CI covers it).
-Kaplan-Meier and Cox fits are the vectorised estimators of :mod:`.survival` (checked
-against lifelines in the tests), fast enough for calibration.
+:func:`spread_median`; landmarks, proportions and hazard ratios are their own surrogate). A
+target passes when the simulated value lies inside the target's CI (or within ``tolerance``
+of its value; with neither, when the Monte Carlo CI covers it). Kaplan-Meier and Cox fits are
+the vectorised estimators of :mod:`.survival` (checked against lifelines in the tests), fast
+enough for calibration.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..run.parallel import Executor
 from ..scenario.targets import (
-    ARMS,
-    TRIAL,
-    TRIAL_QUANTITIES,
+    Quantity,
     available_quantities,
+    default_trial_quantities,
+    parse_quantity,
+    parse_quantity_as,
 )
-from .survival import cox_binary, kaplan_meier
-from .trial import TrialDesign, TrialRun
+from ..scenario.units import DAYS_PER_MONTH
+from .survival import Z95, cox_binary, kaplan_meier
+from .trial import TrialDesign, TrialRun, run_trials, trial_designs
 
 
 # --------------------------------------------------------------------------------------
@@ -108,19 +112,39 @@ def km_landmark(durations, events, at: float) -> Measure:
     return Measure(s, low, high, s, km.n)
 
 
-def hazard_ratio(randomised: pd.DataFrame, robust: bool = True) -> Measure:
-    """Cox hazard ratio of PFS, switch vs continue (Efron ties); the CI is robust to the
-    paired (CRN) arms (clustered on the patient) unless ``robust`` is false."""
-    if randomised.empty or randomised["pfs_event"].sum() == 0:
+def hazard_ratio(randomised: pd.DataFrame, robust: bool = True, what: str = "pfs") -> Measure:
+    """Cox hazard ratio of ``what`` (``pfs``, ``pfs2`` or ``os``), switch vs continue (Efron
+    ties); the CI is robust to the paired (CRN) arms (clustered on the patient) unless
+    ``robust`` is false."""
+    if randomised.empty or randomised[f"{what}_event"].sum() == 0:
         return Measure(math.nan)
     fit = cox_binary(
-        randomised["pfs_months"].to_numpy(float),
-        randomised["pfs_event"].to_numpy(bool),
+        randomised[f"{what}_months"].to_numpy(float),
+        randomised[f"{what}_event"].to_numpy(bool),
         (randomised["arm"] == "switch").to_numpy(float),
         randomised["patient"].to_numpy(),
     )
     hr, low, high = fit.hazard_ratio(robust)
     return Measure(hr, low, high, hr, len(randomised) // 2)
+
+
+def sample_median(values, width: float = 0.0) -> Measure:
+    """Plain median of ``values`` (NaNs dropped) with a distribution-free 95% CI (order
+    statistics: ranks ``⌊(n − z√n)/2⌋`` and ``⌈1 + (n + z√n)/2⌉``, clipped to 1…n); ``smooth``
+    is the median with each value spread uniformly over ±``width``/2 (:func:`spread_median`:
+    continuous as values move across a grid of spacing ``width``)."""
+    x = np.sort(np.asarray(values, dtype=float))
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return Measure(math.nan)
+    half = Z95 * math.sqrt(n)
+    low = x[min(max(math.floor((n - half) / 2), 1), n) - 1]
+    high = x[min(max(math.ceil(1 + (n + half) / 2), 1), n) - 1]
+    times, counts = np.unique(x, return_counts=True)
+    survival = pd.Series(1.0 - np.cumsum(counts) / n, index=times)
+    smooth = spread_median(survival, width)
+    return Measure(float(np.median(x)), float(low), float(high), smooth, n)
 
 
 def proportion(k: int, n: int) -> Measure:
@@ -136,32 +160,66 @@ def proportion(k: int, n: int) -> Measure:
 # --------------------------------------------------------------------------------------
 # Measuring
 # --------------------------------------------------------------------------------------
-def measure_trial(run: TrialRun, robust: bool = True) -> dict[str, Measure]:
-    """Every ``serena6.*`` quantity of a virtual trial run."""
+def measure_trial(
+    run: TrialRun, robust: bool = True, names: Iterable[str] | None = None
+) -> dict[str, Measure]:
+    """Quantities ``<trial>.<...>`` of a virtual trial run (``<trial>`` = the design's name):
+    ``names``, or by default what ``hemodel validate`` always reports
+    (:func:`hemodel.scenario.targets.default_trial_quantities`)."""
+    trial = run.design.name
+    names = default_trial_quantities(trial) if names is None else list(names)
     r = run.randomised
-    width = run.design.every_days / _days_per_month()
+    width = run.design.every_days / DAYS_PER_MONTH
+    fits: dict[tuple[str, str], object] = {}
+    funnel: dict[str, float] = {}
+
+    def km(what: str, arm: str):
+        if (what, arm) not in fits:
+            g = r[r["arm"] == arm]
+            fits[what, arm] = (g[f"{what}_months"], g[f"{what}_event"])
+        return fits[what, arm]
+
+    def f() -> dict[str, float]:
+        if not funnel:
+            funnel.update(run.funnel())
+        return funnel
+
+    def first_tests() -> np.ndarray:
+        t = run.patients_table
+        return t.loc[t["detected"], "first_positive_test"].to_numpy(float)
+
     out: dict[str, Measure] = {}
-    for arm in ARMS:
-        g = r[r["arm"] == arm]
-        out[f"pfs_median_months.{arm}"] = km_median(g["pfs_months"], g["pfs_event"], width)
-        for t in run.design.landmarks_months:
-            out[f"pfs_at_{t:g}_months.{arm}"] = km_landmark(g["pfs_months"], g["pfs_event"], t)
-        for what in ("pfs2", "os"):
-            m = km_median(g[f"{what}_months"], g[f"{what}_event"], width)
-            out[f"{what}_median_months.{arm}"] = m
-    out["pfs_hazard_ratio"] = hazard_ratio(r, robust=robust)
-    f = run.funnel()
-    done = f["completed_surveillance"]
-    out["cumulative_detection"] = proportion(f["detected"], done)
-    out["detection_without_progression"] = proportion(f["randomised"], done)
-    out["randomised_of_detected"] = proportion(f["randomised"], f["detected"])
-    return {f"{TRIAL}.{k}": v for k, v in out.items()}
-
-
-def _days_per_month() -> float:
-    from ..scenario.units import DAYS_PER_MONTH
-
-    return DAYS_PER_MONTH
+    for name in names:
+        q = parse_quantity_as(name, "trial")
+        if q is None or q.owner != trial:
+            raise KeyError(f"{name!r} is not a quantity of the virtual trial {trial!r}")
+        what = q.template.split("_", 1)[0]
+        if q.template.endswith("_median_months.<arm>"):
+            m = km_median(*km(what, q.arm), width)
+        elif "_at_<m>_months" in q.template:
+            m = km_landmark(*km(what, q.arm), q.months)
+        elif q.template.endswith("hazard_ratio"):
+            m = hazard_ratio(r, robust=robust, what=what)
+        elif q.template == "detected_of_tested":
+            m = proportion(f()["detected"], f()["under_surveillance"])
+        elif q.template == "cumulative_detection":
+            m = proportion(f()["detected"], f()["completed_surveillance"])
+        elif q.template == "detection_without_progression":
+            m = proportion(f()["randomised"], f()["completed_surveillance"])
+        elif q.template == "randomised_of_detected":
+            m = proportion(f()["randomised"], f()["detected"])
+        elif q.template == "first_detection_test.median":
+            m = sample_median(first_tests(), 1.0)
+        elif q.template == "first_detection_test.share_<k>":
+            k = first_tests()
+            m = proportion(int((k == q.k).sum()), len(k))
+        elif q.template == "lead_time_median_months":
+            g = r[r["arm"] == "continue"]
+            m = sample_median(g["to_progression_months"], width)
+        else:  # pragma: no cover - targets.py and this function are kept in step by a test
+            raise KeyError(f"no measure for {q.template!r}")
+        out[name] = m
+    return out
 
 
 def strategy_outcomes(
@@ -176,35 +234,102 @@ def strategy_outcomes(
     data["strategies"] = {n: data["strategies"][n] for n in names}
     data["reference"] = names[0]
     data["targets"] = {}
+    data.pop("trials", None)
     data.pop("sweeps", None)
     sub = scenario_from_dict(data, name=scenario.name)
     return simulate(sub, patients=patients, seed=seed, executor=executor, engine=engine).patients
 
 
-def measure_strategies(
-    scenario, strategies: Iterable[str], patients: int, seed: int, executor=None, engine="auto"
-):
-    """``<strategy>.pfs_median_months`` and ``.os_median_months`` for the named strategies."""
-    strategies = list(dict.fromkeys(strategies))
-    if not strategies:
-        return {}
-    table = strategy_outcomes(scenario, strategies, patients, seed, executor, engine)
+def measure_outcomes(scenario, table: pd.DataFrame, names: Iterable[str]) -> dict[str, Measure]:
+    """Strategy quantities ``<strategy>.<...>`` from a per-patient outcome table (the columns
+    of :data:`hemodel.model.outcomes.OUTCOME_COLUMNS` and ``strategy``)."""
     horizon = scenario.time_horizon.days()
-    month = _days_per_month()
     out: dict[str, Measure] = {}
-    for name in strategies:
-        g = table[table["strategy"] == name]
-        st = scenario.strategies[name]
-        width = (st.imaging_every or scenario.schedule.imaging_every).days() / month
-        for key, cols in (
-            ("pfs", ["detected_progression_days", "death_days"]),
-            ("os", ["death_days"]),
-        ):
+    for name in names:
+        q = parse_quantity(name, scenario)
+        if q is None or q.kind != "strategy":
+            raise KeyError(f"{name!r} is not a strategy quantity of the scenario")
+        g = table[table["strategy"] == q.owner]
+        st = scenario.strategies[q.owner]
+        width = (st.imaging_every or scenario.schedule.imaging_every).days() / DAYS_PER_MONTH
+        if q.template.startswith(("pfs_", "os_")):
+            cols = ["death_days"]
+            if q.template.startswith("pfs_"):
+                cols.insert(0, "detected_progression_days")
             end = np.fmin.reduce([g[c].to_numpy(float) for c in cols])
             event = ~np.isnan(end)
-            t = np.where(event, end, horizon) / month
-            out[f"{name}.{key}_median_months"] = km_median(t, event, width)
+            t = np.where(event, end, horizon) / DAYS_PER_MONTH
+            if q.months is None:
+                out[name] = km_median(t, event, width)
+            else:
+                out[name] = km_landmark(t, event, q.months)
+        elif q.template == "lead_time_median_months":
+            out[name] = sample_median(g["lead_time_days"].to_numpy(float) / DAYS_PER_MONTH, width)
+        elif q.template == "progressors_with_mutation":
+            progression = g["detected_progression_days"].to_numpy(float)
+            progressed = ~np.isnan(progression)
+            carrying = g["emergence_days"].to_numpy(float) <= progression  # NaN: False
+            out[name] = proportion(int((progressed & carrying).sum()), int(progressed.sum()))
+        else:  # pragma: no cover - targets.py and this function are kept in step by a test
+            raise KeyError(f"no measure for {q.template!r}")
     return out
+
+
+def measure_strategies(
+    scenario, names: Iterable[str], patients: int, seed: int, executor=None, engine="auto"
+) -> dict[str, Measure]:
+    """Strategy quantities ``<strategy>.<...>`` (whole cohort, one simulation of the
+    strategies they name); a bare strategy name stands for its KM medians of first-line PFS
+    and OS."""
+    names = list(dict.fromkeys(names))
+    names = [
+        x
+        for n in names
+        for x in ([n] if "." in n else [f"{n}.pfs_median_months", f"{n}.os_median_months"])
+    ]
+    if not names:
+        return {}
+    strategies = [n.partition(".")[0] for n in names]
+    table = strategy_outcomes(scenario, strategies, patients, seed, executor, engine)
+    return measure_outcomes(scenario, table, names)
+
+
+def measure_runs(
+    scenario,
+    names: Iterable[str],
+    patients: int,
+    seed: int,
+    design: TrialDesign | Mapping[str, TrialDesign] | None = None,
+    robust: bool = True,
+    executor=None,
+    engine: str = "auto",
+) -> tuple[dict[str, Measure], dict[str, TrialRun]]:
+    """The named quantities and the virtual trial runs they needed, by trial name. Each
+    trial runs once; trials differing only in their analysis (follow-up, surveillance
+    window) share one simulation. ``design``: replaces the trial of its name (a mapping: the
+    trials it names; see :func:`hemodel.credibility.trial.trial_designs`)."""
+    names = list(names)
+    parsed: dict[str, Quantity | None] = {n: parse_quantity(n, scenario) for n in names}
+    unknown = [n for n, q in parsed.items() if q is None]
+    if unknown:
+        raise KeyError(f"unknown quantities {unknown}; available: {available_quantities(scenario)}")
+    designs = trial_designs(scenario, design)
+    needed = {q.owner for q in parsed.values() if q.kind == "trial"}
+    runs = run_trials(
+        scenario,
+        {t: d for t, d in designs.items() if t in needed},
+        patients,
+        seed,
+        executor,
+        engine,
+    )
+    out: dict[str, Measure] = {}
+    for trial, run in runs.items():
+        mine = [n for n, q in parsed.items() if q.kind == "trial" and q.owner == trial]
+        out.update(measure_trial(run, robust=robust, names=mine))
+    strategy = [n for n, q in parsed.items() if q.kind == "strategy"]
+    out.update(measure_strategies(scenario, strategy, patients, seed, executor, engine))
+    return {n: out[n] for n in names}, runs
 
 
 def measure(
@@ -212,29 +337,17 @@ def measure(
     names: Iterable[str],
     patients: int,
     seed: int,
-    design: TrialDesign | None = None,
+    design: TrialDesign | Mapping[str, TrialDesign] | None = None,
     robust: bool = True,
     executor=None,
     engine: str = "auto",
 ) -> tuple[dict[str, Measure], TrialRun | None]:
-    """The named quantities (running only what they need) and the trial run, if any.
-    ``executor`` (a :class:`hemodel.run.parallel.Executor`): where to simulate; ``engine``:
-    which engine (:func:`hemodel.engine.choice.choose`)."""
-    from .trial import run_trial
-
-    names = list(names)
-    known = set(available_quantities(scenario))
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise KeyError(f"unknown quantities {unknown}; available: {sorted(known)}")
-    out: dict[str, Measure] = {}
-    run = None
-    if any(n.startswith(TRIAL + ".") for n in names):
-        run = run_trial(scenario, patients, seed, design, executor, engine)
-        out.update(measure_trial(run, robust=robust))
-    strategies = [n.rsplit(".", 1)[0] for n in names if not n.startswith(TRIAL + ".")]
-    out.update(measure_strategies(scenario, strategies, patients, seed, executor, engine))
-    return {n: out[n] for n in names}, run
+    """The named quantities (running only what they need) and the first trial run, if any
+    (:func:`measure_runs` returns all of them). ``design``: replaces the default ``serena6``
+    trial (see :func:`measure_runs`); ``executor`` (a :class:`hemodel.run.parallel.Executor`):
+    where to simulate; ``engine``: which engine (:func:`hemodel.engine.choice.choose`)."""
+    measures, runs = measure_runs(scenario, names, patients, seed, design, robust, executor, engine)
+    return measures, next(iter(runs.values()), None)
 
 
 # --------------------------------------------------------------------------------------
@@ -285,7 +398,8 @@ def target_table(scenario, measures: dict[str, Measure]) -> pd.DataFrame:
 
 @dataclass
 class Validation:
-    """Result of :func:`validate`: the target table, every measure and the trial run."""
+    """Result of :func:`validate`: the target table, every measure and the trial runs
+    (``trials`` by name; ``trial`` is the first)."""
 
     scenario: str
     table: pd.DataFrame
@@ -293,6 +407,7 @@ class Validation:
     trial: TrialRun
     patients: int
     seed: int
+    trials: dict[str, TrialRun] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -303,22 +418,26 @@ def validate(
     scenario,
     patients: int = 20000,
     seed: int = 1,
-    design: TrialDesign | None = None,
+    design: TrialDesign | Mapping[str, TrialDesign] | None = None,
     engine: str = "auto",
     **execution,
 ) -> Validation:
-    """Run the virtual trial (always) and the strategies named in targets; check targets.
+    """Run every virtual trial of the scenario (always) and the strategies named in targets;
+    check targets. ``design`` replaces the trial of its name (default ``serena6``; a mapping:
+    the trials it names).
 
     ``execution``: ``workers``, ``backend``, ``scheduler`` (default: in-process); the result
     does not depend on them, nor on the ``engine``."""
-    names = list(TRIAL_QUANTITIES)
-    names += [n for n in scenario.targets if not n.startswith(TRIAL + ".")]
+    designs = trial_designs(scenario, design)
+    names = [n for trial in designs for n in default_trial_quantities(trial)]
+    names += [n for n in scenario.targets if n not in names]
     with Executor(**execution, work=3 * patients) as executor:
-        measures, run = measure(
-            scenario, names, patients, seed, design, executor=executor, engine=engine
+        measures, runs = measure_runs(
+            scenario, names, patients, seed, designs, executor=executor, engine=engine
         )
+    first = next(iter(runs.values()))
     return Validation(
-        scenario.name, target_table(scenario, measures), measures, run, patients, seed
+        scenario.name, target_table(scenario, measures), measures, first, patients, seed, runs
     )
 
 
@@ -350,18 +469,35 @@ def format_targets(table: pd.DataFrame) -> str:
 
 
 def format_funnel(run: TrialRun) -> str:
-    f = run.funnel()
+    """The surveillance funnel of a trial run as text."""
+    f, d = run.funnel(), run.design
+    cut = "complete follow-up" if d.follow_up_months is None else (
+        f"median follow-up {d.follow_up_months:g} months")  # fmt: skip
     lines = [
-        f"Surveillance funnel (virtual {run.design.title}, {f['patients']:,} patients starting "
-        f"first-line therapy; ctDNA and imaging every {run.design.every_weeks:g} weeks from "
-        f"week {run.design.start_days / 7:g}):",
+        f"Surveillance funnel (virtual {d.title}, {f['patients']:,} patients starting "
+        f"first-line therapy; ctDNA and imaging every {d.every_weeks:g} weeks from "
+        f"week {d.start_days / 7:g}; {cut}):",
         f"  under surveillance (>= 1 test)        {f['under_surveillance']:>8,}",
+    ]
+    if d.surveillance_window_months is not None:
+        lines.append(
+            f"  surveillance window ended first       {f['window_ended']:>8,}  "
+            f"(window uniform on 0–{d.surveillance_window_months:g} months)"
+        )
+    lines += [
         f"  completed surveillance                {f['completed_surveillance']:>8,}",
         f"  >= 1 positive ctDNA test (detected)   {f['detected']:>8,}  "
-        f"({f['cumulative_detection']:.1%} of completed)",
+        f"({f['detected_of_tested']:.1%} of tested, {f['cumulative_detection']:.1%} of "
+        "completed)",
         f"  detected with progression same visit  {f['progression_at_same_visit']:>8,}",
+    ]
+    if not d.baseline_mutations_eligible:
+        lines.append(
+            f"  detected, mutation present at start   {f['baseline_excluded']:>8,}  (not eligible)"
+        )
+    lines.append(
         f"  randomised (no detected progression)  {f['randomised']:>8,}  "
         f"({f['randomised_of_detected']:.1%} of detected; "
-        f"{f['false_positive_randomised']:,} on a false positive)",
-    ]
+        f"{f['false_positive_randomised']:,} on a false positive)"
+    )
     return "\n".join(lines)

@@ -10,13 +10,15 @@ from matplotlib.axes import Axes
 from ..analysis.convergence import Convergence
 from ..credibility.survival import kaplan_meier
 from ..credibility.validate import Validation, target_range
-from ..scenario.targets import ARMS, TRIAL
+from ..scenario.targets import ARMS, parse_quantity
 from .plots import money, save, strategy_colours, style
 
 
-def km_plot(validation: Validation, path, scenario=None):
-    """KM curves of PFS from randomisation in both arms, trial medians (and CIs) marked."""
-    run = validation.trial
+def km_plot(validation: Validation, path, scenario=None, trial: str | None = None):
+    """KM curves of PFS from randomisation in both arms of virtual trial ``trial`` (default:
+    the first), trial medians (and CIs) marked at S = 0.5 and landmark targets at theirs."""
+    run = validation.trials[trial] if trial else validation.trial
+    name = run.design.name
     r = run.randomised
     targets = scenario.targets if scenario is not None else {}
     colours = strategy_colours(ARMS)
@@ -25,13 +27,13 @@ def km_plot(validation: Validation, path, scenario=None):
         for arm in ARMS:
             g = r[r["arm"] == arm]
             km = kaplan_meier(g["pfs_months"], g["pfs_event"])
-            m = validation.measures[f"{TRIAL}.pfs_median_months.{arm}"]
+            m = validation.measures[f"{name}.pfs_median_months.{arm}"]
             label = f"{arm} (simulated, n = {len(g):,}): median {m.value:.1f} months"
             ax.step(km.timeline, km.survival, where="post", color=colours[arm], label=label)
             ax.fill_between(
                 km.timeline, km.lower, km.upper, step="post", color=colours[arm], alpha=0.25, lw=0
             )
-            target = targets.get(f"{TRIAL}.pfs_median_months.{arm}")
+            target = targets.get(f"{name}.pfs_median_months.{arm}")
             if target is not None:
                 ax.plot([target.value] * 2, [0, 0.5], color=colours[arm], ls=":", lw=1.5)
                 lo, hi = target_range(target) or (target.value, target.value)
@@ -40,8 +42,20 @@ def km_plot(validation: Validation, path, scenario=None):
                     fmt="D", color=colours[arm], mec="black", capsize=4,
                     label=f"{arm}: trial median {target.value:g} ({lo:g}–{hi:g})",
                 )  # fmt: skip
+            for key, target in targets.items():
+                q = parse_quantity(key, scenario)
+                if q is None or q.owner != name or q.template != "pfs_at_<m>_months.<arm>":
+                    continue
+                if q.arm != arm:
+                    continue
+                lo, hi = target_range(target) or (target.value, target.value)
+                ax.errorbar(
+                    q.months, target.value, yerr=[[target.value - lo], [hi - target.value]],
+                    fmt="s", color=colours[arm], mec="black", capsize=4,
+                    label=f"{arm}: trial PFS at {q.months:g} months {target.value:.0%}",
+                )  # fmt: skip
         ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-        hr = validation.measures[f"{TRIAL}.pfs_hazard_ratio"]
+        hr = validation.measures[f"{name}.pfs_hazard_ratio"]
         ax.text(
             0.98, 0.6, f"simulated HR {hr.value:.2f} ({hr.low:.2f}–{hr.high:.2f})",
             transform=ax.transAxes, ha="right",
@@ -50,7 +64,9 @@ def km_plot(validation: Validation, path, scenario=None):
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("Months from randomisation")
         ax.set_ylabel("Progression-free survival (imaging-detected)")
-        ax.set_title(f"Virtual {run.design.title}: PFS from randomisation")
+        cut = run.design.follow_up_months
+        cut = "complete follow-up" if cut is None else f"median follow-up {cut:g} months"
+        ax.set_title(f"Virtual {run.design.title}: PFS from randomisation ({cut})")
         ax.legend(loc="upper right", fontsize=8.5)
         save(ax, path)
     return path

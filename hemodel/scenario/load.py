@@ -22,7 +22,7 @@ from .consistency import findings
 from .problems import Loc, Problem, ScenarioError, _dotted, fail, line_of, problem_from_error
 from .quantities import Param
 from .schema import Scenario
-from .targets import available_quantities
+from .targets import available_quantities, is_quantity
 from .variants import Doc, leftover_inherit, merge
 
 __all__ = [
@@ -200,11 +200,35 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
     if table is not None:
         loc = ("cohort", "background_mortality", "life_table")
         need(loc, "life table", table, available_tables(), "bundled tables")
+    out += _trials(s, need)
     if s.targets:
         known = available_quantities(s)
         for name in s.targets:
-            need(("targets", name), "target quantity", name, known, "measured quantities")
+            if not is_quantity(name, s):
+                need(("targets", name), "target quantity", name, known, "measured quantities")
     out += _joint_uncertainty(s, need)
+    return out
+
+
+def _trials(s: Scenario, need) -> list[tuple[Loc, str]]:
+    """A virtual trial's assay and therapy must exist (when omitted, a monitoring strategy
+    must supply them), and its name must not be a strategy's (both prefix target names)."""
+    out: list[tuple[Loc, str]] = []
+    monitored = [st for st in s.strategies.values() if st.monitoring is not None]
+    for name, trial in s.trials.items():
+        at = ("trials", name)
+        if name in s.strategies:
+            clash = f"trial {name!r} has the name of a strategy: target names "
+            out.append((at, clash + f"'{name}.<quantity>' would be ambiguous; rename the trial"))
+        if trial.assay is not None:
+            need(at + ("assay",), "assay", trial.assay, s.assays, "defined under assays")
+        if trial.therapy is not None:
+            therapies = s.switch_therapies, "defined under switch_therapies"
+            need(at + ("therapy",), "switch therapy", trial.therapy, *therapies)
+        if not monitored and (trial.assay is None or trial.therapy is None):
+            missing = " and ".join(k for k in ("assay", "therapy") if getattr(trial, k) is None)
+            out.append((at, f"give the trial's {missing}: the scenario has no strategy with "
+                            "monitoring to take them from"))  # fmt: skip
     return out
 
 

@@ -28,6 +28,7 @@ from .quantities import (
     TimeToEventSpec,
     Utility,
 )
+from .trials import TrialName, TrialSpec
 
 
 # --------------------------------------------------------------------------------------
@@ -365,6 +366,7 @@ class Scenario(Strict):
     schedule: Schedule
     strategies: dict[Annotated[str, Field(pattern=_NAME)], Strategy] = Field(min_length=1)
     reference: str
+    trials: dict[TrialName, TrialSpec] = Field(default_factory=dict)
     targets: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")], Target] = Field(
         default_factory=dict
     )

@@ -25,7 +25,7 @@ from hemodel.credibility.validate import (
 )
 from hemodel.scenario.load import ScenarioError, load_scenario, scenario_from_dict
 from hemodel.scenario.schema import Target
-from hemodel.scenario.targets import available_quantities
+from hemodel.scenario.targets import available_quantities, is_quantity
 from hemodel.scenario.units import DAYS_PER_MONTH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,11 +192,19 @@ def test_trial_table_lets_reviewers_recompute_the_medians(tiny_run):
 
 def test_the_trial_measures_exactly_the_quantities_a_scenario_may_target(tiny_run):
     """``hemodel.scenario.targets`` names what scenario checking accepts without running;
-    the virtual trial must measure those and no others."""
+    the virtual trial measures every one of them (each template, with example arguments)."""
     from hemodel.credibility.validate import measure_trial
-    from hemodel.scenario.targets import TRIAL_QUANTITIES
+    from hemodel.scenario.targets import TRIAL_QUANTITIES, default_trial_quantities
 
-    assert sorted(measure_trial(tiny_run)) == sorted(TRIAL_QUANTITIES)
+    examples = {"<arm>": "continue", "<m>": "18.5", "<k>": "2"}
+    names = []
+    for template in TRIAL_QUANTITIES:
+        for placeholder, value in examples.items():
+            template = template.replace(placeholder, value)
+        names.append(f"serena6.{template}")
+    assert sorted(measure_trial(tiny_run, names=names)) == sorted(names)
+    assert sorted(measure_trial(tiny_run)) == sorted(default_trial_quantities("serena6"))
+    assert all(is_quantity(n) for n in default_trial_quantities("serena6"))
 
 
 # --------------------------------------------------------------------------------------
