@@ -4,7 +4,11 @@ Sample ``k`` (1, 2, …) draws every parameter that has a ``psa:`` distribution 
 from the keyed uniform ``(seed, k, "psa:<parameter path>")``, so a draw does not depend on
 which other parameters exist. Correlated parameters share a Gaussian copula
 (``uncertainty.correlations``); probabilities summing to one come from a Dirichlet
-(``uncertainty.dirichlet``, drawn as normalised gamma variates).
+(``uncertainty.dirichlet``, drawn as normalised gamma variates). Parameters calibrated by
+``hemodel calibrate --method bayes`` (``uncertainty.posterior``) are drawn jointly: sample
+``k`` takes row ``floor(u·n)`` of the ``n`` posterior draws, ``u`` the keyed uniform
+``(seed, k, "psa_posterior")``, so they keep the posterior's correlations (their own
+``psa:`` is ignored).
 
 Every sample simulates the **same patients** (their natural-history streams are keyed by
 sample 0): differences between samples then come from parameters only, so first-order
@@ -61,9 +65,15 @@ CHUNK_SIZE = {"simpy": 500, "array": 10_000}
 
 
 def uncertain_parameters(scenario: Scenario) -> dict:
-    """Parameters drawn in the PSA: those with a non-degenerate ``psa:`` or in a Dirichlet."""
+    """Parameters drawn in the PSA: those with a non-degenerate ``psa:``, in a Dirichlet or
+    drawn from a calibration posterior."""
     params = parameters(scenario)
-    out = {p: v for p, v in params.items() if v.psa is not None and v.psa.dist != "fixed"}
+    joint = set(_posterior_parameters(scenario))
+    out = {
+        p: v
+        for p, v in params.items()
+        if p in joint or (v.psa is not None and v.psa.dist != "fixed")
+    }
     for group in scenario.uncertainty.dirichlet:
         out.update({p: params[p] for p in group.parameters})
     return out
@@ -86,7 +96,8 @@ def draw_table(scenario: Scenario, samples, seed: int) -> dict[str, np.ndarray]:
     if samples.size and samples.min() < 1:
         raise ValueError("PSA samples are numbered from 1 (sample 0 is the base case)")
     params = uncertain_parameters(scenario)
-    u = {p: rnd.sample_uniforms(seed, samples, f"psa:{p}") for p in params}
+    joint = _posterior_parameters(scenario)
+    u = {p: rnd.sample_uniforms(seed, samples, f"psa:{p}") for p in params if p not in joint}
     for corr in scenario.uncertainty.correlations:
         z = special.ndtri(np.array([u[p] for p in corr.parameters]))
         lower = np.linalg.cholesky(np.asarray(corr.matrix))
@@ -94,7 +105,7 @@ def draw_table(scenario: Scenario, samples, seed: int) -> dict[str, np.ndarray]:
         # and a sample's values must not depend on how many samples are drawn with it.
         correlated = sum(lower[:, [j]] * z[j] for j in range(len(z)))
         u.update(zip(corr.parameters, special.ndtr(correlated), strict=True))
-    values = {p: np.asarray(params[p].draw(u[p]), dtype=float) for p in params}
+    values = {p: np.asarray(params[p].draw(u[p]), dtype=float) for p in u}
     for group in scenario.uncertainty.dirichlet:
         g = np.array(
             [
@@ -103,7 +114,30 @@ def draw_table(scenario: Scenario, samples, seed: int) -> dict[str, np.ndarray]:
             ]
         )
         values.update(zip(group.parameters, g / g.sum(axis=0), strict=True))
-    return {p: np.broadcast_to(v, samples.shape) for p, v in values.items()}
+    if joint:
+        values.update(posterior_draws(scenario, samples, seed))
+    return {p: np.broadcast_to(values[p], samples.shape) for p in params}
+
+
+def _posterior_parameters(scenario: Scenario) -> list[str]:
+    posterior = scenario.uncertainty.posterior
+    return list(posterior.parameters) if posterior is not None else []
+
+
+def posterior_draws(scenario: Scenario, samples, seed: int) -> dict[str, np.ndarray]:
+    """Values of the posterior's parameters in PSA ``samples``: sample ``k`` takes row
+    ``floor(u·n)`` of the ``n`` draws, ``u`` the keyed uniform ``(seed, k, "psa_posterior")``
+    (the same row for every parameter: their joint distribution is the posterior's)."""
+    posterior = scenario.uncertainty.posterior
+    table = np.asarray(posterior.table, dtype=float)
+    if table.size == 0:
+        raise ValueError(
+            "uncertainty.posterior has no draws: load the scenario from its file (the draws "
+            f"are read from {posterior.draws!r} then)"
+        )
+    u = rnd.sample_uniforms(seed, np.asarray(samples, dtype=np.int64), "psa_posterior")
+    rows = np.minimum((u * len(table)).astype(np.int64), len(table) - 1)
+    return {p: table[rows, j] for j, p in enumerate(posterior.parameters)}
 
 
 def draw_parameters(scenario: Scenario, sample: int, seed: int) -> dict[str, float]:

@@ -39,8 +39,9 @@ NATURAL_HISTORY = (
 )
 #: Purposes that depend on what a strategy does (indexed by test number).
 STRATEGY = ("test_result", "turnaround", "transport", "progression_test", "progression_tat")
-#: Purposes of the probabilistic sensitivity analysis (indexed by parameter).
-PSA = ("psa",)
+#: Purposes of the probabilistic sensitivity analysis (indexed by parameter); ``psa_posterior``
+#: picks the row of a calibration posterior's draws (``uncertainty.posterior``).
+PSA = ("psa", "psa_posterior")
 
 
 def purpose_id(name: str) -> int:

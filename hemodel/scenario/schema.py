@@ -317,11 +317,60 @@ class DirichletGroup(Strict):
         return self
 
 
+class Posterior(Strict):
+    """Draws of a calibration posterior, the joint PSA distribution of ``parameters``.
+
+    ``draws``: a CSV file (relative to the scenario file that names it) with one row per
+    posterior draw and a column per parameter (dotted path; values in the parameter's own
+    unit, as its ``value:``); other columns are ignored. PSA sample s takes one whole row
+    (keyed by seed and sample), so the parameters keep their posterior correlations; their
+    own ``psa:`` is then ignored. ``hemodel calibrate --method bayes`` writes both.
+    """
+
+    draws: str = Field(min_length=1, description="CSV of posterior draws, relative to this file")
+    parameters: list[str] = Field(min_length=1, description="dotted paths, one column each")
+    table: tuple[tuple[float, ...], ...] = Field(
+        default=(),
+        description="the draws, read from the file when the scenario is loaded (never written)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self):
+        twice = sorted({p for p in self.parameters if self.parameters.count(p) > 1})
+        if twice:
+            raise ValueError(f"parameters named twice: {', '.join(twice)}")
+        k = len(self.parameters)
+        if any(len(row) != k for row in self.table):
+            raise ValueError(f"every row of table must hold {k} values (one per parameter)")
+        return self
+
+
 class Uncertainty(Strict):
-    """Joint structure of the PSA draws (each parameter's own ``psa:`` gives its marginal)."""
+    """Joint structure of the PSA draws (each parameter's own ``psa:`` gives its marginal,
+    except for parameters drawn from a calibration ``posterior``)."""
 
     correlations: list[Correlation] = Field(default_factory=list)
     dirichlet: list[DirichletGroup] = Field(default_factory=list)
+    posterior: Posterior | None = None
+
+    @model_validator(mode="after")
+    def _one_joint_law(self):
+        if self.posterior is None:
+            return self
+        joint = set(self.posterior.parameters)
+        groups = [("correlations", g) for g in self.correlations]
+        groups += [("dirichlet", g) for g in self.dirichlet]
+        for i, (kind, group) in enumerate(groups):
+            both = [p for p in group.parameters if p in joint]
+            if both:
+                j = i if kind == "correlations" else i - len(self.correlations)
+                names = ", ".join(repr(p) for p in both)
+                raise ValueError(
+                    f"{names} {'is' if len(both) == 1 else 'are'} drawn from the posterior "
+                    f"(a draw keeps the posterior's correlations), so cannot also be in "
+                    f"{kind} group {j}: remove {'it' if len(both) == 1 else 'them'} from one"
+                )
+        return self
 
 
 class Sweep(Strict):
