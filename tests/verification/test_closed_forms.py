@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from hemodel.run.simulation import simulate
@@ -351,3 +352,95 @@ def test_esr1_progression_with_switch(tiny):
     diff = mon - ref.loc[mon.index]
     assert (diff >= 0).all()  # switching never brings progression forward (HR < 1)
     assert_mc(diff, gain, "paired progression gain from switching (days)")
+
+
+# --------------------------------------------------------------------------------------
+# 6. ctDNA kinetics and the switch effect
+# --------------------------------------------------------------------------------------
+def kinetics(data: dict, doubling: str, shedding: float, sdlog: float = 0.0) -> dict:
+    data["natural_history"]["ctdna"] = {
+        "level_at_emergence": 0.01,
+        "doubling_time": {"median": doubling, "sdlog": sdlog},
+        "shedding_at_progression": shedding,
+    }
+    return data
+
+
+def test_detection_when_the_level_reaches_the_limit_of_detection(tiny):
+    """Mutant level 0.01% at emergence doubling every 30 days: an assay with limit of
+    detection L first sees it 30·log2(L/0.01) days after emergence. Daily draws, perfect
+    assay, same-day results: the first positive is the first draw at or after that day,
+    for every patient; an assay 4× more sensitive detects each patient 60 days earlier."""
+    data = kinetics(quiet_biology(tiny(), 0.0), "30 days", 1.0)
+    data["natural_history"]["esr1_emergence"] = {"probability": 1, "time": exponential(2.0)}
+    data["time_horizon"] = "10 years"
+    days = {}
+    for lod in (0.4, 0.1):
+        data["assays"]["blood_test"].update(
+            sensitivity=1, specificity=1, turnaround="0 days", limit_of_detection=lod
+        )
+        only(data, "blood_test_q12w",
+             monitoring={"assay": "blood_test", "every": "1 days", "start": "0 days"})  # fmt: skip
+        p = run(data, patients=2_000, seed=11)
+        onset = p["emergence_days"] + 30 * math.log2(lod / 0.01)
+        first = p["first_positive_days"]
+        assert (first >= onset - 1e-9).all() and (first < onset + 1 + 1e-9).all()
+        days[lod] = first.to_numpy()
+    assert np.allclose(days[0.4] - days[0.1], 60.0, atol=1 + 1e-9)
+    assert (days[0.1] <= days[0.4]).all()
+
+
+def test_shedding_at_progression_reveals_a_present_mutation(tiny):
+    """A clone too slow to be seen before progression (doubling time 1,000 years) becomes
+    detectable at progression when the shedding factor lifts it over the limit
+    (0.01% × 10 ≥ 0.1%): a perfect test at progression is positive exactly when the
+    mutation had emerged by then; with no extra shedding it is never positive."""
+    data = kinetics(quiet_biology(tiny(), 0.0), "1000 years", 10.0)
+    nh = data["natural_history"]
+    nh["esr1_emergence"] = {"probability": 0.5, "time": exponential(1.0)}
+    nh["other_progression"] = exponential(1.0)
+    data["assays"]["blood_test"].update(sensitivity=1, specificity=1, limit_of_detection=0.1)
+    only(data, "imaging_only", test_at_progression={"assay": "blood_test"})
+    p = run(data, patients=2_000, seed=12)
+    seen = p["detected_progression_days"].notna()
+    carrier = p["emergence_days"] <= p["detected_progression_days"]
+    assert seen.sum() > 1000 and 0.2 < carrier[seen].mean() < 0.8
+    assert ((p.loc[seen, "progression_test"] == "positive") == carrier[seen]).all()
+    nh["ctdna"]["shedding_at_progression"] = 1.0
+    p = run(data, patients=2_000, seed=12)
+    assert (p.loc[seen, "progression_test"] == "negative").all()
+
+
+@pytest.mark.parametrize(
+    ("acts_on", "waning_years"),
+    [("all_progression", None), ("all_progression", 0.5), ("esr1_progression", None)],  # fmt: skip
+)
+def test_switch_effect_on_progression_by_other_mechanisms(tiny, acts_on, waning_years):
+    """Every patient carries the mutation from the start and switches on day 0 (perfect
+    same-day test); only progression by other mechanisms (rate λ = 1 per year) can happen.
+    With the hazard ratio h on all progression, lasting w years:
+    E[T] = (1 − e^{−hλw})/(hλ) + e^{−hλw}/λ (w = ∞: 1/(hλ)); on ESR1-driven progression
+    only, E[T] = 1/λ."""
+    lam, h = 1.0, 0.5
+    data = quiet_biology(tiny(), 0.0)
+    data["natural_history"]["esr1_at_start"] = 1
+    data["natural_history"]["other_progression"] = exponential(lam)
+    data["time_horizon"] = "100 years"
+    data["assays"]["blood_test"].update(sensitivity=1, specificity=1, turnaround="0 days")
+    drug = data["switch_therapies"]["new_drug"]
+    drug.update(hazard_ratio=h, acts_on=acts_on)
+    if waning_years is not None:
+        drug["effect_duration"] = {"value": waning_years, "unit": "years"}
+    only(data, "blood_test_q12w",
+         monitoring={"assay": "blood_test", "every": "12 weeks", "start": "0 days"},
+         switch={"to": "new_drug", "switch_baseline_mutations": True})  # fmt: skip
+    p = run(data, patients=20_000, seed=13)
+    assert (p["switch_days"] == 0).all()
+    if acts_on == "esr1_progression":
+        expected = 1 / lam
+    elif waning_years is None:
+        expected = 1 / (h * lam)
+    else:
+        w = waning_years
+        expected = -math.expm1(-h * lam * w) / (h * lam) + math.exp(-h * lam * w) / lam
+    assert_mc(p["true_progression_days"] / DAYS_PER_YEAR, expected, "1L PFS (years)")

@@ -171,7 +171,10 @@ VARIANTS = {
         "assays.ddpcr.limit_of_detection": 0.05,
         "switch_therapies.camizestrant.acts_on": "all_progression",
         "switch_therapies.camizestrant.effect_duration": "9 months",
-        "strategies.ctdna_q8w.switch": {"to": "camizestrant", "continue_testing_after_switch": True},
+        "strategies.ctdna_q8w.switch": {
+            "to": "camizestrant",
+            "continue_testing_after_switch": True,
+        },
         "strategies.ctdna_q12w.monitoring": {"assay": "ddpcr", "every": "2 weeks"},
     },
     "ctDNA kinetics, poor specificity, HR > 1 on all progression, test at progression": {
