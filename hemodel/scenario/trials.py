@@ -37,9 +37,12 @@ TrialName = Annotated[str, AfterValidator(_trial_name)]
 
 
 class FollowUp(Strict):
-    """The data cut-off of the analysis: ``complete`` (everyone followed to the time
-    horizon) or ``{median: 12.6 months}`` (each randomised patient's potential follow-up,
-    randomisation to data cut-off, uniform on [0, 2 × median], the same in both arms)."""
+    """The data cut-off of the analysis: ``complete`` or ``{median: 12.6 months}``.
+
+    ``complete``: everyone followed to the time horizon. ``{median: ...}``: each randomised
+    patient's potential follow-up (randomisation to data cut-off) is uniform on
+    [0, 2 × median], the same in both arms; PFS is censored there.
+    """
 
     median: Duration | None = Field(
         default=None, description="median potential follow-up at the data cut-off"
