@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
+from .arguments import (
+    add_execution_arguments,
+    add_scenario_arguments,
+    execution,
+    open_scenario,
+    positive_int,
+)
+
+_BAYES_ONLY = ("walkers", "steps", "burn", "predictive_draws")
 
 EXAMPLE = """example:
   hemodel calibrate scenarios/serena6_us.yaml --out scenarios/serena6_us_calibrated.yaml \\
@@ -16,6 +24,18 @@ squares on the same simulated patients (common random numbers), prints the fit p
 writes a scenario that extends the original with the fitted values and a comment recording
 the date, seed, objective and targets. Exits with code 1 when the best point fails a target
 (the scenario is still written, for inspection).
+
+  hemodel calibrate scenarios/serena6_us.yaml --method bayes --out posterior/ \\
+    --free natural_history.esr1_emergence.probability natural_history.esr1_progression.median
+
+samples the posterior of the free parameters (priors: their psa: distributions, else uniform
+on their range:) under a Gaussian likelihood of the targets with emcee, on the same patients
+at every evaluation: walkers x steps evaluations (default max(2 x free + 2, 8) x 60, the
+first 20 steps discarded). Writes to --out (default <name>_posterior/): posterior.csv (the
+draws), posterior_summary.csv, posterior_predictive.csv and .png (targets against the
+re-simulated model) and <name>_posterior.yaml, a scenario that extends the original with the
+posterior medians and takes its PSA draws of those parameters jointly from posterior.csv.
+See docs/validation.md, "Bayesian calibration".
 """
 
 
@@ -35,11 +55,46 @@ def register(sub) -> None:
     p.add_argument(
         "--free", nargs="+", required=True, metavar="PARAM", help="parameters to fit (dotted)"
     )
-    p.add_argument("--start", nargs="*", default=[], metavar="PARAM=VALUE", help="starting values")
     p.add_argument(
-        "--max-evaluations", type=int, default=150, help="objective evaluations (default 150)"
+        "--method",
+        choices=("least-squares", "bayes"),
+        default="least-squares",
+        help="least-squares (default): a point estimate; bayes: posterior draws with emcee "
+        "that the PSA then samples jointly",
     )
-    p.add_argument("--out", type=Path, help="calibrated scenario (default <name>_calibrated.yaml)")
+    p.add_argument(
+        "--start",
+        nargs="*",
+        default=[],
+        metavar="PARAM=VALUE",
+        help="starting values (bayes: centre of the initial walkers)",
+    )
+    p.add_argument(
+        "--max-evaluations",
+        type=int,
+        help="least-squares: objective evaluations (default 150)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="least-squares: calibrated scenario (default <name>_calibrated.yaml); bayes: "
+        "output folder (default <name>_posterior/)",
+    )
+    bayes = p.add_argument_group("bayes (--method bayes)")
+    bayes.add_argument(
+        "--walkers", type=positive_int, help="emcee walkers (default max(2 x free + 2, 8))"
+    )
+    bayes.add_argument("--steps", type=positive_int, help="steps per walker (default 60)")
+    bayes.add_argument(
+        "--burn",
+        type=lambda t: positive_int(t, 0),
+        help="first steps discarded (default 20, at most a third of --steps)",
+    )
+    bayes.add_argument(
+        "--predictive-draws",
+        type=lambda t: positive_int(t, 0),
+        help="posterior draws re-simulated for the predictive check (default 40)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
@@ -64,6 +119,14 @@ def run(args) -> int:
         raise SystemExit(
             f"--start names parameters that are not --free: {set(start) - set(args.free)}"
         )
+    if args.method == "bayes":
+        if args.max_evaluations is not None:
+            raise SystemExit("--max-evaluations is for least squares: with --method bayes the "
+                             "budget is --walkers x --steps")  # fmt: skip
+        return _run_bayes(args, path, scenario, start)
+    given = [f"--{k.replace('_', '-')}" for k in _BAYES_ONLY if getattr(args, k) is not None]
+    if given:
+        raise SystemExit(f"{', '.join(given)}: only with --method bayes")
     t0 = time.time()
 
     def progress(values, objective):
@@ -82,7 +145,7 @@ def run(args) -> int:
                 patients=args.patients,
                 seed=args.seed,
                 start=start,
-                max_evaluations=args.max_evaluations,
+                max_evaluations=150 if args.max_evaluations is None else args.max_evaluations,
                 progress=progress,
                 **execution(args),
             )
@@ -102,4 +165,60 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _run_bayes(args, path: Path, scenario, start: dict) -> int:
+    """``--method bayes``: sample, print the posterior, write the outputs."""
+    import sys
+    import time
+    import warnings
+
+    from ..credibility.bayes import (
+        BURN,
+        PREDICTIVE,
+        STEPS,
+        calibrate_bayes,
+        format_posterior,
+        write_posterior,
+    )
+    from ..present.calibration_plots import posterior_predictive_plot
+
+    steps = args.steps or STEPS
+    burn = args.burn if args.burn is not None else min(BURN, steps // 3)
+    t0 = time.time()
+
+    def progress(step, steps, evaluations, acceptance):
+        if not args.quiet:
+            print(f"  [{time.time() - t0:5.0f}s] step {step}/{steps}: {evaluations} evaluations, "
+                  f"acceptance {acceptance:.2f}", file=sys.stderr, flush=True)  # fmt: skip
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            post = calibrate_bayes(
+                scenario,
+                args.free,
+                patients=args.patients,
+                seed=args.seed,
+                walkers=args.walkers,
+                steps=steps,
+                burn=burn,
+                start=start,
+                predictive=PREDICTIVE if args.predictive_draws is None else args.predictive_draws,
+                progress=progress,
+                **execution(args),
+            )
+        except (KeyError, ValueError) as exc:
+            print(f"hemodel calibrate: {exc}", file=sys.stderr)
+            return 2
+    print(format_posterior(post))
+    out = args.out or Path(f"{path.stem}_posterior")
+    written = write_posterior(post, path, out)
+    if post.predictive is not None:
+        written["plot"] = out / "posterior_predictive.png"
+        title = f"{scenario.name}: targets against the calibrated model"
+        posterior_predictive_plot(post.predictive, written["plot"], scenario, title)
+    names = ", ".join(p.name for p in written.values())
+    print(f"\nWrote to {out}: {names}\n(PSA: hemodel psa {written['scenario']})")
     return 0
