@@ -338,7 +338,9 @@ def _analyse(arms: _Arms, design: TrialDesign, patients: int, seed: int, scenari
             "arm": "not_randomised",
             "under_surveillance": tested,
             "completed_surveillance": completed,
-            "surveillance_end_months": np.where(tested, window_end, np.nan) / DAYS_PER_MONTH,
+            "surveillance_end_months": np.where(
+                tested & np.isfinite(window_end), window_end / DAYS_PER_MONTH, np.nan
+            ),
             "tests": tests,
             "detected": detected,
             "first_positive_test": np.where(detected, tests_all, np.nan),

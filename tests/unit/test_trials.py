@@ -401,6 +401,7 @@ def test_a_surveillance_window_reduces_detection(tiny_trials):
     assert w["under_surveillance"] == f["under_surveillance"]
     assert w["detected_of_tested"] < f["detected_of_tested"]
     assert w["randomised"] < f["randomised"] and w["window_ended"] > 0
+    assert full.table["surveillance_end_months"].isna().all()  # no window, no end
     a, b = (r.patients_table.set_index("patient").sort_index() for r in (full, window))
     assert (b["detected"] <= a["detected"]).all() and (b["tests"] <= a["tests"]).all()
     assert (b["surveillance_end_months"] - 7 * 32 / DAYS_PER_MONTH).max() <= 12.0
