@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from ..run.parallel import Executor
-from ..scenario.load import parameters, with_values
+from ..scenario.load import ScenarioError, parameters, scenario_from_dict, with_values
 from ..scenario.schema import Scenario
 from .calibrate import _from_free, _scale, _standardise, _to_free
 from .trial import TrialDesign, trial_designs
@@ -255,10 +255,23 @@ class LogPosterior:
         jacobian = sum(_log_jacobian(float(x), p.scale) for p, x in pairs)
         try:
             ll = log_likelihood(self.targets, self.model(values))
-        except ValueError:  # a value the scenario does not allow
+        except (ValueError, ScenarioError):  # values the scenario does not allow
             ll = -math.inf
         post = ll + prior + jacobian if ll > -math.inf else -math.inf
         return post, ll, prior, 1.0
+
+
+def _unranged(scenario: Scenario, free) -> Scenario:
+    """The scenario without the free parameters' ``range:``: a one-way range does not enter
+    the simulation, and a value outside it would make the virtual trial's scenario
+    inconsistent (an error), where the prior allows it."""
+    data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
+    for dotted in free:
+        node = data
+        for part in dotted.split("."):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node.pop("range", None)
+    return scenario_from_dict(data, name=scenario.name)
 
 
 def _apply(fn, z):
@@ -440,7 +453,9 @@ def calibrate_bayes(
                 f"zero prior density ({prior.source}): start inside the prior's support"
             )
     names = tuple(scenario.targets)
-    model = model or SimulatedTargets(scenario, names, patients, seed, design, engine)
+    if model is None:
+        simulated = _unranged(scenario, free)
+        model = SimulatedTargets(simulated, names, patients, seed, design, engine)
     target = LogPosterior(tuple(prior_list), dict(scenario.targets), model)
 
     seeds = np.random.SeedSequence([seed & 0xFFFFFFFF, 0xCA11B])  # calibration's own streams

@@ -38,9 +38,15 @@ def posterior_predictive_plot(predictive: pd.DataFrame, path, scenario=None, tit
     posterior predictive median with its 95% interval over the re-simulated posterior
     draws. ``predictive``: :func:`hemodel.credibility.bayes.posterior_predictive`'s table."""
     n = len(predictive)
+    cols = 1 if n <= 6 else 2  # many targets: two columns
+    rows_ = math.ceil(n / cols)
+    height = 1.4 + 1.6 * rows_
     with style():
-        fig, axes = plt.subplots(n, 1, figsize=(7.5, 1.2 + 1.6 * n), squeeze=False)
-        for ax, (_, r) in zip(axes[:, 0], predictive.iterrows(), strict=True):
+        fig, grid = plt.subplots(rows_, cols, figsize=(7.5 * cols, height), squeeze=False)
+        axes = grid.ravel()
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        for ax, (_, r) in zip(axes[:n], predictive.iterrows(), strict=True):
             text, unit, log = quantity_label(r["quantity"], scenario)
             draws = int(r["draws"])
             rows = [
@@ -72,11 +78,12 @@ def posterior_predictive_plot(predictive: pd.DataFrame, path, scenario=None, tit
             ax.set_xlabel(unit)
             about = textwrap.fill(text, 95)
             ax.set_title(f"{r['quantity']}\n{about}", fontsize=9, loc="left")
-        height = fig.get_size_inches()[1]
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=1, fontsize=8.5)
+        legend = {}
+        for ax in axes[:n]:
+            legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+        fig.legend(list(legend.values()), list(legend), loc="lower center", fontsize=8.5)
         fig.suptitle(title or "Targets against the calibrated model", fontweight="bold")
-        fig.tight_layout(rect=(0, 0.7 / height, 1, 1))
+        fig.tight_layout(rect=(0, 0.7 / height, 1, 1 - 0.45 / height))
         fig.savefig(path)
     plt.close(fig)
     return path

@@ -19,6 +19,8 @@ from hemodel.commands.main import main
 from hemodel.credibility.bayes import (
     LogPosterior,
     Prior,
+    SimulatedTargets,
+    _unranged,
     calibrate_bayes,
     log_likelihood,
     priors_of,
@@ -195,6 +197,28 @@ def test_same_seed_same_posterior_csv_and_workers_do_not_matter(tmp_path):
     assert first == csv(5, "b")
     assert first == csv(5, "c", workers=2, backend="processes")
     assert first != csv(6, "d")
+
+
+def test_free_parameters_may_leave_their_one_way_range():
+    """A prior wider than a parameter's range: (which is for the DSA) must not break the
+    simulation (a virtual trial's scenario with a value outside its range is inconsistent);
+    a scenario that cannot be built at the proposed values has zero likelihood."""
+    wide = {"dist": "lognormal", "median": 9, "sdlog": 0.5}
+    data = tiny_dict(**{PROGRESSION: {"value": 9, "unit": "months", "range": [8, 10], "psa": wide}})
+    data["targets"] = {MEDIAN: {"value": 9.5, "ci": [8, 11]}}
+    scenario = scenario_from_dict(data)
+    free = _unranged(scenario, [PROGRESSION])
+    assert parameters(free)[PROGRESSION].range is None
+    assert parameters(free)[PROGRESSION].psa == parameters(scenario)[PROGRESSION].psa
+    measures = SimulatedTargets(free, (MEDIAN,), 100, 1)({PROGRESSION: 15.0})
+    assert measures[MEDIAN].n > 0
+
+    def invalid(values):
+        raise ScenarioError([])
+
+    [prior] = priors_of(scenario, [PROGRESSION])
+    f = LogPosterior((prior,), dict(scenario.targets), invalid)
+    assert f(np.array([math.log(15.0)]))[:2] == (-math.inf, -math.inf)
 
 
 def test_bad_settings_are_refused():
