@@ -170,6 +170,8 @@ def run_budget_impact(
         data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
         data["strategies"] = {s: data["strategies"][s] for s in keep}
         data.pop("sweeps", None)  # strategy grids for `hemodel sweep` may name dropped ones
+        data.pop("trials", None)  # validation only; a trial may take its assay from a dropped one
+        data["targets"] = {}
         scenario = scenario_from_dict(data, name=scenario.name)
     r = simulate(
         scenario, patients=patients, seed=seed, budget_years=years, progress=progress, **execution

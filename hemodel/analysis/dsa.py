@@ -47,6 +47,8 @@ def reduced_scenario(scenario: Scenario, comparison: str, reference: str | None 
     data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
     data["strategies"] = {n: data["strategies"][n] for n in (reference, comparison)}
     data.pop("sweeps", None)  # strategy grids for `hemodel sweep` may name dropped strategies
+    data.pop("trials", None)  # validation only; a trial may take its assay from a dropped one
+    data["targets"] = {}
     data["reference"] = reference
     return scenario_from_dict(data, name=f"{scenario.name} ({comparison} vs {reference})")
 

@@ -721,10 +721,15 @@ def posterior_yaml(post: Posterior, original: Path, out: Path, draws: Path) -> s
     parent = os.path.relpath(Path(original).resolve(), out_dir)
     body: dict = {"extends": parent, "name": f"{post.scenario.name} (Bayesian calibration)"}
     body.update(overrides)
-    uncertainty["posterior"] = {
-        "draws": os.path.relpath(Path(draws).resolve(), out_dir),
-        "parameters": list(post.free),
-    }
+    drawn = [p for p in post.free if not p.startswith("trials.")]
+    if len(drawn) < len(post.free):
+        lines.append("# Note: trials.* parameters describe the emulated trials, not patients: "
+                     "set at their posterior median, not drawn in the PSA.")  # fmt: skip
+    if drawn:
+        uncertainty["posterior"] = {
+            "draws": os.path.relpath(Path(draws).resolve(), out_dir),
+            "parameters": drawn,
+        }
     body["uncertainty"] = uncertainty
     text = yaml.safe_dump(body, sort_keys=False, default_flow_style=None, allow_unicode=True)
     return "\n".join(lines) + "\n" + text

@@ -228,6 +228,7 @@ def trial_scenario(scenario: Scenario, design: TrialDesign) -> Scenario:
     data["targets"] = {}
     data.pop("trials", None)
     data.pop("sweeps", None)  # refer to the original strategies
+    data.pop("uncertainty", None)  # PSA structure: may name dropped strategies and trials
     return scenario_from_dict(data, name=f"{scenario.name} (virtual {design.name})")
 
 

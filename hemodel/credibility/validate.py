@@ -236,6 +236,7 @@ def strategy_outcomes(
     data["targets"] = {}
     data.pop("trials", None)
     data.pop("sweeps", None)
+    data.pop("uncertainty", None)  # PSA structure: may name dropped strategies and trials
     sub = scenario_from_dict(data, name=scenario.name)
     return simulate(sub, patients=patients, seed=seed, executor=executor, engine=engine).patients
 

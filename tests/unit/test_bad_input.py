@@ -52,7 +52,8 @@ CASES = [
     ("lab_capacity_zero.yaml", "lab.capacity", 4, ["got 0", "whole number >= 1", "'unlimited'"]),
     # unknown keys, with did-you-mean
     ("unknown_key_typo.yaml", "assays.blood_test.sensitivty", 5,
-     ["'sensitivty'", "did you mean 'sensitivity'?", "specificity, cost, turnaround"]),
+     ["'sensitivty'", "did you mean 'sensitivity'?",
+      "specificity, limit_of_detection, cost, turnaround"]),
     ("unknown_top_level_key.yaml", "discount_rate", 3,
      ["'discount_rate'", "did you mean 'discount_rates'?"]),
     # missing keys
