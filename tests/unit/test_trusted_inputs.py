@@ -353,7 +353,16 @@ def test_psa_draws_are_centred_on_the_base_values(name):
     scenario = load_scenario(name)
     uncertain = uncertain_parameters(scenario)
     draws = draw_table(scenario, np.arange(1, DRAWS + 1), seed=11)  # what run_psa draws
+    posterior = scenario.uncertainty.posterior
+    calibrated = list(posterior.parameters) if posterior is not None else []
+    for k, p in enumerate(calibrated):  # drawn from the calibration posterior, centred on it
+        column = np.array([row[k] for row in posterior.table])
+        se = column.std() / math.sqrt(DRAWS)
+        assert abs(draws[p].mean() - column.mean()) < 4 * se, (p, draws[p].mean(), column.mean())
+        assert abs(np.median(column) - parameters(scenario)[p].value) <= column.std(), p
     for p, param in uncertain.items():
+        if p in calibrated:
+            continue
         dist = param.psa
         mean, sd = dist.frozen().mean(), dist.std()
         se = sd / math.sqrt(DRAWS)

@@ -28,6 +28,7 @@ from hemodel.scenario.load import load_scenario, scenario_from_dict
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
 SERENA = yaml.safe_load((ROOT / "scenarios" / "serena6_us.yaml").read_text())
+del SERENA["uncertainty"]  # names a draws file relative to the scenario's folder; no PSA here
 TINY = yaml.safe_load((ROOT / "scenarios" / "tiny.yaml").read_text())
 KEY = ["patient", "strategy"]
 
