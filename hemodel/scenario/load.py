@@ -201,6 +201,7 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
         loc = ("cohort", "background_mortality", "life_table")
         need(loc, "life table", table, available_tables(), "bundled tables")
     out += _trials(s, need)
+    out += _limits_of_detection(s)
     if s.targets:
         known = available_quantities(s)
         for name in s.targets:
@@ -208,6 +209,22 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
                 need(("targets", name), "target quantity", name, known, "measured quantities")
     out += _joint_uncertainty(s, need)
     return out
+
+
+def _limits_of_detection(s: Scenario) -> list[tuple[Loc, str]]:
+    """With ctDNA kinetics every assay needs a limit of detection (the level it sees)."""
+    if s.natural_history.ctdna is None:
+        return []
+    return [
+        (
+            ("assays", name),
+            "needs a limit_of_detection (percent MAF, e.g. limit_of_detection: "
+            "0.25): natural_history has ctdna: kinetics, so an assay sees a mutation only from "
+            "its limit",
+        )  # fmt: skip
+        for name, assay in s.assays.items()
+        if assay.limit_of_detection is None
+    ]
 
 
 def _trials(s: Scenario, need) -> list[tuple[Loc, str]]:

@@ -225,3 +225,21 @@ def test_real_command_line_exits_2_without_traceback(file):
     assert f"tests/data/bad/{shown}:" in done.stderr  # relative to the working folder
     assert "invalid scenario" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_ctdna_kinetics_need_every_assays_limit_of_detection(tmp_path):
+    """With ``natural_history.ctdna:`` an assay without a limit of detection would see every
+    emerged mutation at once: one problem naming the assay's line."""
+    variant = tmp_path / "no_limit.yaml"
+    variant.write_text(
+        f"extends: {ROOT / 'scenarios' / 'serena6_us.yaml'}\n"
+        "name: no limit\n"
+        "assays:\n"
+        "  ddpcr:\n"
+        "    limit_of_detection: null\n"
+    )
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(variant)
+    [problem] = err.value.problems
+    assert (problem.line, problem.path) == (4, "assays.ddpcr")
+    assert "needs a limit_of_detection" in problem.message
