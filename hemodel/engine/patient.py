@@ -5,7 +5,10 @@ First line (AI + CDK4/6 inhibitor): clinic visits, imaging every ``imaging_every
 from ``draw_start`` every ``draw_every`` days, lab results, and a therapy switch on a positive
 result (at once or at the next visit). True progression is the earlier of progression by
 other mechanisms and ESR1-driven progression; a switch multiplies the ESR1-driven hazard
-from the switch on (cumulative-hazard budget, see :func:`time_with_hazard_ratio`).
+(and, with ``acts_on: all_progression``, the other one of a mutation carrier) from the switch
+on, optionally until its effect wanes (cumulative-hazard budget, see
+:func:`time_with_hazard_ratio`). A test finds the mutation when it is detectable by the
+assay (:mod:`hemodel.model.kinetics`), with the assay's sensitivity.
 After detected progression: optional ESR1 test at progression, second-line therapy
 (targeted if that test is positive) until second progression, later lines until death.
 Background death competes throughout. All times are days from the patient's 1L start.
