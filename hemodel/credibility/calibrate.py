@@ -31,6 +31,7 @@ import pandas as pd
 from ..run.parallel import Executor
 from ..scenario.distributions import recentred
 from ..scenario.load import parameters, with_values
+from ..scenario.problems import ScenarioError
 from ..scenario.schema import Scenario
 from .trial import TrialDesign, trial_designs
 from .validate import Measure, measure, passes, target_range
@@ -208,7 +209,7 @@ def calibrate(
                     s = with_values(scenario, vals)
                     ms, _ = measure(s, names, patients, seed, override, False, executor, engine)
                     cache[key] = residuals_of(scenario, ms, wall)
-                except ValueError:  # outside the parameter's allowed range
+                except (ValueError, ScenarioError):  # outside what the scenario allows
                     cache[key] = np.full(2 * len(names), _MISSING)
                 objective = float(np.sum(cache[key] ** 2))
                 history.append((vals, objective))
