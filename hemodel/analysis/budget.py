@@ -153,7 +153,7 @@ def run_budget_impact(
     Only the reference and ``strategies`` (default: all) are simulated, on the same patients.
     """
     from ..run.simulation import simulate
-    from ..scenario.load import scenario_from_dict
+    from ..scenario.load import with_strategies
 
     if not 1 <= years <= 50:
         raise ValueError("years must be between 1 and 50")
@@ -167,12 +167,7 @@ def run_budget_impact(
                 f"unknown strategies {unknown} (have {', '.join(scenario.strategies)})"
             )
         keep = [s for s in scenario.strategies if s in strategies or s == scenario.reference]
-        data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
-        data["strategies"] = {s: data["strategies"][s] for s in keep}
-        data.pop("sweeps", None)  # strategy grids for `hemodel sweep` may name dropped ones
-        data.pop("trials", None)  # validation only; a trial may take its assay from a dropped one
-        data["targets"] = {}
-        scenario = scenario_from_dict(data, name=scenario.name)
+        scenario = with_strategies(scenario, keep, scenario.reference)
     r = simulate(
         scenario, patients=patients, seed=seed, budget_years=years, progress=progress, **execution
     )

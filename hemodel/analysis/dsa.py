@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..scenario.load import parameters, scenario_from_dict, with_values
+from ..scenario.load import parameters, with_strategies, with_values
 from ..scenario.schema import (
     CostRate,
     Decrement,
@@ -44,13 +44,8 @@ def reduced_scenario(scenario: Scenario, comparison: str, reference: str | None 
             raise ValueError(f"unknown strategy {name!r} (strategies: {known})")
     if comparison == reference:
         raise ValueError(f"the comparison must differ from the reference ({reference!r})")
-    data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
-    data["strategies"] = {n: data["strategies"][n] for n in (reference, comparison)}
-    data.pop("sweeps", None)  # strategy grids for `hemodel sweep` may name dropped strategies
-    data.pop("trials", None)  # validation only; a trial may take its assay from a dropped one
-    data["targets"] = {}
-    data["reference"] = reference
-    return scenario_from_dict(data, name=f"{scenario.name} ({comparison} vs {reference})")
+    name = f"{scenario.name} ({comparison} vs {reference})"
+    return with_strategies(scenario, (reference, comparison), reference, name=name)
 
 
 def parameter_unit(scenario: Scenario, path: str) -> str:

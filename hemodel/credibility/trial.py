@@ -36,7 +36,7 @@ from ..engine.select import run_cohort
 from ..model import random as rnd
 from ..model.cohort import Cohort, draw_cohort
 from ..model.inputs import ModelInputs, StrategyPlan, build_inputs
-from ..scenario.load import scenario_from_dict
+from ..scenario.load import with_strategies
 from ..scenario.schema import Scenario
 from ..scenario.targets import ARMS, LANDMARKS_MONTHS, TRIAL
 from ..scenario.trials import TrialSpec
@@ -207,9 +207,9 @@ def trial_scenario(scenario: Scenario, design: TrialDesign) -> Scenario:
     ratio of 1.
     """
     assay, therapy = _index_test(scenario, design)
-    data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
-    drug = data["switch_therapies"][therapy]
-    data["switch_therapies"][_PLACEBO] = dict(drug, hazard_ratio={"value": 1.0})
+    therapies = {n: t.model_dump(mode="python", by_alias=True, exclude_none=True)
+                 for n, t in scenario.switch_therapies.items()}  # fmt: skip
+    therapies[_PLACEBO] = dict(therapies[therapy], hazard_ratio={"value": 1.0})
     every = {"value": design.every_days, "unit": "days"}
     monitoring = {"assay": assay, "every": every, "start": {"value": design.start_days,
                                                            "unit": "days"}}  # fmt: skip
@@ -223,13 +223,10 @@ def trial_scenario(scenario: Scenario, design: TrialDesign) -> Scenario:
             "switch": {"to": to, "when": "immediately", "switch_baseline_mutations": baseline},
         }
 
-    data["strategies"] = {"switch": arm(therapy), "continue": arm(_PLACEBO)}
-    data["reference"] = "continue"
-    data["targets"] = {}
-    data.pop("trials", None)
-    data.pop("sweeps", None)  # refer to the original strategies
-    data.pop("uncertainty", None)  # PSA structure: may name dropped strategies and trials
-    return scenario_from_dict(data, name=f"{scenario.name} (virtual {design.name})")
+    arms = {"switch": arm(therapy), "continue": arm(_PLACEBO)}
+    name = f"{scenario.name} (virtual {design.name})"
+    changes = {"switch_therapies": therapies}
+    return with_strategies(scenario, arms, "continue", name=name, psa=False, changes=changes)
 
 
 def _arm(engine: str, inputs: ModelInputs, plan: StrategyPlan, cohort: Cohort, seed: int):

@@ -227,17 +227,10 @@ def strategy_outcomes(
 ):
     """Per-patient outcomes of the named strategies only (same patients as the trial)."""
     from ..run.simulation import simulate
-    from ..scenario.load import scenario_from_dict
+    from ..scenario.load import with_strategies
 
     names = list(dict.fromkeys(strategies))
-    data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
-    data["strategies"] = {n: data["strategies"][n] for n in names}
-    data["reference"] = names[0]
-    data["targets"] = {}
-    data.pop("trials", None)
-    data.pop("sweeps", None)
-    data.pop("uncertainty", None)  # PSA structure: may name dropped strategies and trials
-    sub = scenario_from_dict(data, name=scenario.name)
+    sub = with_strategies(scenario, names, names[0], psa=False)
     return simulate(sub, patients=patients, seed=seed, executor=executor, engine=engine).patients
 
 

@@ -87,14 +87,13 @@ class Patient:
                                            until)  # fmt: skip
         return min(other, esr1)
 
-    def detectable(self, t: float, switch: float, delays: tuple[np.ndarray, np.ndarray]) -> bool:
+    def detectable(self, t: float, t1: float, delays: tuple[np.ndarray, np.ndarray]) -> bool:
         """Whether an assay whose :func:`~hemodel.model.kinetics.detection_delays` are
-        ``delays`` detects the mutation at day ``t`` when switched at ``switch``."""
+        ``delays`` detects the mutation at day ``t``, true first progression being at ``t1``."""
         emerged = self.sim.cohort.emergence[self.i]
         if emerged > t:
             return False
         before, after = delays[0][self.i], delays[1][self.i]
-        t1 = self.first_progression(switch)
         return float(detectable_from(emerged, t1, before, after)) <= t
 
     # -- lab --------------------------------------------------------------------------
@@ -149,7 +148,7 @@ class Patient:
                 finally:
                     self.waiting = False
             if t_draw <= now:  # a draw on the last day of follow-up counts, as a visit does
-                events.extend(self._draw(k, now, emergence, switch))
+                events.extend(self._draw(k, now, emergence, t1))
                 k += 1
             if d1 <= now or end1 <= now:
                 break
@@ -199,7 +198,7 @@ class Patient:
             self.trace(d1, "progression_detected")
             second_start = d1
             if plan.progression_assay is not None:
-                found = self.detectable(d1, switch, sim.progression_delays)
+                found = self.detectable(d1, t1, sim.progression_delays)
                 test = sim.progression_test(self, d1, emergence <= d1, found)
                 self.progression_test = test
                 events.append((d1, "testing", plan.progression_assay.cost))
@@ -251,11 +250,11 @@ class Patient:
             events=events,
         )
 
-    def _draw(self, k: int, now: float, emergence: float, switch: float) -> list:
+    def _draw(self, k: int, now: float, emergence: float, t1: float) -> list:
         """Blood draw number ``k`` at day ``now``: sends a test to the lab, returns its costs
         as (day, category, cost) triples."""
         sim, plan, prices = self.sim, self.sim.plan, self.sim.inputs.prices
-        found = self.detectable(now, switch, sim.monitoring_delays)
+        found = self.detectable(now, t1, sim.monitoring_delays)
         test = sim.monitoring_test(self, k, now, emergence <= now, found)
         self.tests.append(test)
         sim.lab.submit(self, test)

@@ -10,6 +10,7 @@ import copy
 import difflib
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -420,6 +421,31 @@ def parameters(scenario: Scenario) -> dict[str, Param]:
 
     walk(scenario, ())
     return found
+
+
+def with_strategies(
+    scenario: Scenario,
+    strategies: Iterable[str] | Mapping[str, dict],
+    reference: str,
+    *,
+    name: str | None = None,
+    psa: bool = True,
+    changes: Mapping[str, Any] | None = None,
+) -> Scenario:
+    """The scenario with only the named strategies (or these strategies, given as data) and
+    ``reference``. What refers to the whole scenario's strategies or serves only its
+    validation goes: ``sweeps``, ``trials`` and ``targets``; so does the PSA structure
+    (``uncertainty``) unless ``psa``. ``changes``: other top-level sections replaced."""
+    data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True)
+    if not isinstance(strategies, Mapping):
+        strategies = {n: data["strategies"][n] for n in strategies}
+    data.update(changes or {})
+    data.update(strategies=dict(strategies), reference=reference, targets={})
+    data.pop("sweeps", None)
+    data.pop("trials", None)
+    if not psa:
+        data.pop("uncertainty", None)
+    return scenario_from_dict(data, name=name or scenario.name)
 
 
 def with_values(scenario: Scenario, values: dict[str, float]) -> Scenario:
