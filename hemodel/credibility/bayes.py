@@ -67,7 +67,7 @@ import pandas as pd
 from ..run.parallel import Executor
 from ..scenario.load import ScenarioError, parameters, scenario_from_dict, with_values
 from ..scenario.schema import Scenario
-from .calibrate import _from_free, _scale, _standardise, _to_free
+from .calibrate import _from_free, _scale, _standardise, _to_free, free_start
 from .trial import TrialDesign, trial_designs
 from .validate import Measure, measure, target_range
 
@@ -428,14 +428,7 @@ def calibrate_bayes(
     import emcee
 
     t0 = time.perf_counter()
-    if not scenario.targets:
-        raise ValueError("the scenario has no targets: to calibrate, add a targets: section")
-    known = parameters(scenario)
-    unknown = [p for p in free if p not in known]
-    if unknown:
-        raise KeyError(f"unknown parameters {unknown}; see `hemodel.parameters()`")
-    if not free or len(set(free)) != len(free):
-        raise ValueError("name at least one free parameter, each once")
+    _, start = free_start(scenario, free, start)
     walkers = walkers or default_walkers(len(free))
     if walkers < 2 * len(free):
         raise ValueError(
@@ -445,7 +438,6 @@ def calibrate_bayes(
     if not 0 <= burn < steps:
         raise ValueError(f"burn ({burn}) must be at least 0 and below steps ({steps})")
     prior_list = priors_of(scenario, list(free), priors)
-    start = {p: float((start or {}).get(p, known[p].value)) for p in free}
     for prior in prior_list:
         if prior.log_pdf(start[prior.parameter]) == -math.inf:
             raise ValueError(

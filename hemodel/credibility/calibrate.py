@@ -106,6 +106,21 @@ def residuals_of(scenario: Scenario, measures: dict[str, Measure], wall: float) 
     return np.asarray(out, dtype=float)
 
 
+def free_start(scenario: Scenario, free, start=None) -> tuple[dict, dict[str, float]]:
+    """The scenario's parameters by dotted path, and the starting values of the ``free`` ones
+    (``start``, else the scenario's), once the scenario has targets and every free parameter
+    exists, named once."""
+    if not scenario.targets:
+        raise ValueError("the scenario has no targets: to calibrate, add a targets: section")
+    known = parameters(scenario)
+    unknown = [p for p in free if p not in known]
+    if unknown:
+        raise KeyError(f"unknown parameters {unknown}; see `hemodel.parameters()`")
+    if not free or len(set(free)) != len(free):
+        raise ValueError("name at least one free parameter, each once")
+    return known, {p: float((start or {}).get(p, known[p].value)) for p in free}
+
+
 # --------------------------------------------------------------------------------------
 # Fit
 # --------------------------------------------------------------------------------------
@@ -175,16 +190,8 @@ def calibrate(
     # ``design`` replaces the scenario's trial of its name (fails here if there is none)
     override, designs = design, trial_designs(scenario, design)
     design = design or next(iter(designs.values()))
-    if not scenario.targets:
-        raise ValueError("the scenario has no targets: to calibrate, add a targets: section")
-    known = parameters(scenario)
-    unknown = [p for p in free if p not in known]
-    if unknown:
-        raise KeyError(f"unknown parameters {unknown}; see `hemodel.parameters()`")
-    if not free:
-        raise ValueError("name at least one free parameter")
+    known, start = free_start(scenario, free, start)
     scales = [_scale(known[p]) for p in free]
-    start = {p: float((start or {}).get(p, known[p].value)) for p in free}
     names = list(scenario.targets)
     executor = Executor(**execution, work=3 * patients)
     try:
