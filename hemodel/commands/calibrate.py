@@ -174,14 +174,8 @@ def _run_bayes(args, path: Path, scenario, start: dict) -> int:
     import time
     import warnings
 
-    from ..credibility.bayes import (
-        BURN,
-        PREDICTIVE,
-        STEPS,
-        calibrate_bayes,
-        format_posterior,
-        write_posterior,
-    )
+    from ..credibility.bayes import BURN, PREDICTIVE, STEPS, calibrate_bayes
+    from ..credibility.posterior_files import format_posterior, write_posterior
     from ..present.calibration_plots import posterior_predictive_plot
 
     steps = args.steps or STEPS

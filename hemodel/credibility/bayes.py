@@ -52,23 +52,21 @@ J. R. Soc. Interface 6:187–202 (2009).
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..run.parallel import Executor
-from ..scenario.load import ScenarioError, parameters, scenario_from_dict, with_values
+from ..scenario.load import ScenarioError, scenario_from_dict, with_values
 from ..scenario.schema import Scenario
-from .calibrate import _from_free, _scale, _standardise, _to_free, free_start
-from .trial import TrialDesign, trial_designs
+from .calibrate import _from_free, _standardise, _to_free, free_start
+from .priors import Prior, log_jacobian, priors_of
+from .trial import TrialDesign
 from .validate import Measure, measure, target_range
 
 #: Defaults of ``hemodel calibrate --method bayes`` (small: a first look, not a final run).
@@ -119,96 +117,6 @@ def log_likelihood(targets: Mapping[str, Any], measures: Mapping[str, Measure]) 
 
 
 # --------------------------------------------------------------------------------------
-# Priors
-# --------------------------------------------------------------------------------------
-def _log_jacobian(z: float, scale: str) -> float:
-    """``log |dθ/dz|`` of θ = inverse transform of z."""
-    if scale == "log":
-        return z
-    if scale == "logit":  # θ(1 − θ), computed stably for large |z|
-        return -(np.logaddexp(0.0, z) + np.logaddexp(0.0, -z))
-    return 0.0
-
-
-@dataclass(frozen=True)
-class Prior:
-    """A free parameter's prior: a frozen SciPy distribution of its value (``dist``), the
-    unbounded ``scale`` it is sampled on and a description of where it came from."""
-
-    parameter: str
-    dist: Any
-    scale: str
-    source: str
-
-    def log_pdf(self, theta: float) -> float:
-        """Log prior density at the value θ (on the parameter's own scale); −∞ outside."""
-        lp = float(self.dist.logpdf(theta))
-        return lp if math.isfinite(lp) else -math.inf
-
-    def log_density(self, z: float) -> float:
-        """Log density of the sampled coordinate z: ``log p(θ(z)) + log |dθ/dz|``."""
-        try:
-            lp = self.log_pdf(_from_free(float(z), self.scale))
-        except OverflowError:
-            return -math.inf
-        return lp + _log_jacobian(float(z), self.scale) if lp > -math.inf else -math.inf
-
-    def spread(self) -> float:
-        """Half the central 68% interval on the sampling scale (a prior 'sd' there)."""
-        lo, hi = (float(x) for x in self.dist.ppf([0.16, 0.84]))
-        try:
-            width = (_to_free(hi, self.scale) - _to_free(lo, self.scale)) / 2
-        except (ValueError, ZeroDivisionError):
-            return 0.1
-        return width if math.isfinite(width) and width > 0 else 0.1
-
-
-def _flow(data: dict) -> str:
-    return "{" + ", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
-                           for k, v in data.items()) + "}"  # fmt: skip
-
-
-def priors_of(scenario: Scenario, free: list[str], given: Mapping[str, Any] | None = None):
-    """Each free parameter's :class:`Prior`: ``given[p]`` (a frozen SciPy distribution or a
-    ``psa:`` distribution), else its ``psa:``, else uniform over its ``range:``; a
-    ValueError names the parameters that have none of these."""
-    from pydantic import TypeAdapter
-
-    from ..scenario.distributions import PSADistribution
-
-    known = parameters(scenario)
-    out, missing = [], []
-    for p in free:
-        param, scale = known[p], _scale(known[p])
-        g = (given or {}).get(p)
-        if g is not None:
-            if isinstance(g, dict):
-                g = TypeAdapter(PSADistribution).validate_python(g)
-            if hasattr(g, "frozen"):
-                dump = g.model_dump(by_alias=True, exclude_none=True)
-                out.append(Prior(p, g.frozen(), scale, f"given {_flow(dump)}"))
-            else:
-                out.append(Prior(p, g, scale, "given"))
-        elif param.psa is not None and param.psa.dist != "fixed":
-            dump = param.psa.model_dump(by_alias=True, exclude_none=True)
-            out.append(Prior(p, param.psa.frozen(), scale, f"psa {_flow(dump)}"))
-        elif param.range is not None and param.range[0] < param.range[1]:
-            from scipy import stats
-
-            lo, hi = param.range
-            uniform = stats.uniform(lo, hi - lo)
-            out.append(Prior(p, uniform, scale, f"uniform on range [{lo:g}, {hi:g}]"))
-        else:
-            missing.append(p)
-    if missing:
-        raise ValueError(
-            f"no prior for {', '.join(missing)}: give each free parameter a psa: distribution "
-            "(used as its prior) or a range: (uniform prior), or pass priors="
-        )
-    return out
-
-
-# --------------------------------------------------------------------------------------
 # The model and the log posterior (picklable: they travel to worker processes)
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -252,7 +160,7 @@ class LogPosterior:
         if not math.isfinite(prior):
             return -math.inf, math.nan, -math.inf, 0.0
         pairs = zip(self.priors, z, strict=True)
-        jacobian = sum(_log_jacobian(float(x), p.scale) for p, x in pairs)
+        jacobian = sum(log_jacobian(float(x), p.scale) for p, x in pairs)
         try:
             ll = log_likelihood(self.targets, self.model(values))
         except (ValueError, ScenarioError):  # values the scenario does not allow
@@ -548,201 +456,3 @@ def posterior_predictive(
         row["source"] = target.source or ""
         rows.append(row)
     return pd.DataFrame(rows), len(points)
-
-
-# --------------------------------------------------------------------------------------
-# Output
-# --------------------------------------------------------------------------------------
-def format_posterior(post: Posterior) -> str:
-    """The posterior per parameter, the run and the predictive check, as text."""
-    s = post.summary()
-    shown = pd.DataFrame(
-        {
-            "Parameter": s["parameter"],
-            "Prior": s["prior"],
-            "Start": s["start"].map("{:.4g}".format),
-            "Mean": s["mean"].map("{:.4g}".format),
-            "SD": s["sd"].map("{:.3g}".format),
-            "Median [95% interval]": [
-                f"{m:.4g} [{a:.4g}, {b:.4g}]"
-                for m, a, b in zip(s["q50"], s["q2.5"], s["q97.5"], strict=True)
-            ],
-        }
-    )
-    lines = [
-        f"Posterior ({post.walkers} walkers × {post.steps} steps, first {post.burn} discarded: "
-        f"{len(post.draws)} draws; {post.patients:,} patients, seed {post.seed}):",
-        shown.to_string(index=False),
-        "",
-        f"Acceptance fraction {post.acceptance_fraction:.2f}; {post.evaluations} model "
-        f"evaluations for the sampler, {post.predictive_evaluations} for the predictive "
-        f"check; {post.seconds:.1f} s.",
-    ]
-    if post.predictive is not None:
-        t = post.predictive
-        table = pd.DataFrame(
-            {
-                "Quantity": t["quantity"],
-                "Target [range]": [
-                    f"{v:.3g} [{a:.3g}, {b:.3g}]"
-                    for v, a, b in zip(t["target"], t["target_low"], t["target_high"], strict=True)
-                ],
-                "Predictive median [95%]": [
-                    f"{v:.3g} [{a:.3g}, {b:.3g}]"
-                    for v, a, b in zip(
-                        t["predictive_median"],
-                        t["predictive_low"],
-                        t["predictive_high"],
-                        strict=True,
-                    )  # fmt: skip
-                ],
-            }
-        )
-        lines += [
-            "",
-            f"Posterior predictive check ({int(t['draws'].iloc[0])} draws re-simulated):",
-            table.to_string(index=False),
-        ]
-    if post.acceptance_fraction < 0.15:
-        lines.append("Note: low acceptance: run more steps, or check the priors and targets.")
-    return "\n".join(lines)
-
-
-def _overrides(post: Posterior) -> tuple[dict, dict, list[str]]:
-    """Each free parameter at its posterior median, with its 95% interval as ``range:``
-    (used by the DSA), and what changes in ``uncertainty:``; comment lines."""
-    known = parameters(post.scenario)
-    medians = post.medians()
-    out: dict = {}
-    notes = []
-    today = _dt.date.today().isoformat()
-    for p in post.free:
-        entry = known[p].model_dump(
-            mode="json", by_alias=True, exclude_none=True, exclude={"psa", "range", "source"}
-        )
-        x = post.draws[p].to_numpy(float)
-        lo, hi = (float(v) for v in np.percentile(x, [2.5, 97.5]))
-        entry["value"] = medians[p]
-        entry["range"] = [lo, hi]
-        entry["source"] = (
-            f"posterior median and 95% interval, hemodel calibrate --method bayes ({today}, "
-            f"seed {post.seed})"
-        )
-        node = out
-        *parents, last = p.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = entry
-    unc = post.scenario.uncertainty
-    free = set(post.free)
-    correlations, changed = [], False
-    for i, group in enumerate(unc.correlations):
-        keep = [k for k, p in enumerate(group.parameters) if p not in free]
-        if len(keep) == len(group.parameters):
-            correlations.append(group.model_dump(mode="json"))
-            continue
-        changed = True
-        dropped = [p for p in group.parameters if p in free]
-        if len(keep) >= 2:
-            m = np.asarray(group.matrix)[np.ix_(keep, keep)].tolist()
-            correlations.append({"parameters": [group.parameters[k] for k in keep], "matrix": m})
-            notes.append(f"{', '.join(dropped)} removed from correlations group {i}")
-        else:
-            notes.append(f"correlations group {i} dropped: it correlated {', '.join(dropped)}")
-    dirichlet = [g.model_dump(mode="json") for g in unc.dirichlet if not free & set(g.parameters)]
-    for i, g in enumerate(unc.dirichlet):
-        if free & set(g.parameters):
-            notes.append(f"dirichlet group {i} ({', '.join(g.parameters)}) dropped: it holds a "
-                         "calibrated parameter")  # fmt: skip
-    if unc.posterior is not None:
-        left = [p for p in unc.posterior.parameters if p not in free]
-        if left:
-            notes.append(f"the parent's posterior of {', '.join(left)} is replaced: those "
-                         "parameters keep their values without PSA uncertainty")  # fmt: skip
-    uncertainty: dict = {}
-    if changed:
-        uncertainty["correlations"] = correlations
-    if len(dirichlet) != len(unc.dirichlet):
-        uncertainty["dirichlet"] = dirichlet
-    return out, uncertainty, notes
-
-
-def posterior_yaml(post: Posterior, original: Path, out: Path, draws: Path) -> str:
-    """Text of a scenario that ``extends:`` ``original``: each free parameter at its posterior
-    median (``range:`` its 95% interval) and the posterior draws (``draws``, a CSV) as the
-    joint PSA distribution of the free parameters (``uncertainty.posterior``)."""
-    import yaml
-
-    from .. import __version__
-
-    today = _dt.date.today().isoformat()
-    trials = [
-        f"{d.title} (ctDNA and imaging every {d.every_weeks:g} weeks)"
-        for d in trial_designs(post.scenario, post.design).values()
-    ]
-    lines = [
-        f"# Bayesian calibration with `hemodel calibrate --method bayes` on {today} "
-        f"(hemodel {__version__}).",
-        f"# Seed {post.seed}, {post.patients:,} patients per evaluation (the same patients "
-        f"each time); virtual trials: {', '.join(trials)}.",
-        f"# Gaussian synthetic likelihood of the targets, emcee ensemble sampler: "
-        f"{post.walkers} walkers x {post.steps} steps, first {post.burn} discarded;",
-        f"# {len(post.draws)} draws in {draws.name}; acceptance fraction "
-        f"{post.acceptance_fraction:.2f}; {post.evaluations} + {post.predictive_evaluations} "
-        f"model evaluations, {post.seconds:.0f} s. See docs/validation.md.",
-        "# Free parameters: prior; start -> posterior median [95% interval]:",
-    ]
-    s = post.summary().set_index("parameter")
-    for p in post.free:
-        r = s.loc[p]
-        lines.append(f"#   {p}: {r['prior']}; {r['start']:.4g} -> {r['q50']:.4g} "
-                     f"[{r['q2.5']:.4g}, {r['q97.5']:.4g}]")  # fmt: skip
-    if post.predictive is not None:
-        lines.append("# Targets: target [range] -> posterior predictive median [95% interval]:")
-        for _, r in post.predictive.iterrows():
-            lines.append(
-                f"#   {r['quantity']}: {r['target']:g} [{r['target_low']:.3g}, "
-                f"{r['target_high']:.3g}] -> {r['predictive_median']:.3g} "
-                f"[{r['predictive_low']:.3g}, {r['predictive_high']:.3g}]"
-            )
-    lines.append("# PSA samples take whole rows of the draws (uncertainty.posterior); each "
-                 "value is the posterior median.")  # fmt: skip
-    overrides, uncertainty, notes = _overrides(post)
-    lines += [f"# Note: {n}." for n in notes]
-    out_dir = Path(out).resolve().parent
-    parent = os.path.relpath(Path(original).resolve(), out_dir)
-    body: dict = {"extends": parent, "name": f"{post.scenario.name} (Bayesian calibration)"}
-    body.update(overrides)
-    drawn = [p for p in post.free if not p.startswith("trials.")]
-    if len(drawn) < len(post.free):
-        lines.append("# Note: trials.* parameters describe the emulated trials, not patients: "
-                     "set at their posterior median, not drawn in the PSA.")  # fmt: skip
-    if drawn:
-        uncertainty["posterior"] = {
-            "draws": os.path.relpath(Path(draws).resolve(), out_dir),
-            "parameters": drawn,
-        }
-    body["uncertainty"] = uncertainty
-    text = yaml.safe_dump(body, sort_keys=False, default_flow_style=None, allow_unicode=True)
-    return "\n".join(lines) + "\n" + text
-
-
-def write_posterior(post: Posterior, original: Path, folder: Path) -> dict[str, Path]:
-    """Write ``posterior.csv``, ``posterior_summary.csv``, ``posterior_predictive.csv`` (when
-    computed) and ``<original stem>_posterior.yaml`` into ``folder``; return their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "draws": folder / "posterior.csv",
-        "summary": folder / "posterior_summary.csv",
-        "scenario": folder / f"{Path(original).stem}_posterior.yaml",
-    }
-    columns = [*post.free, "log_likelihood", "log_prior", "step", "walker"]
-    post.draws[columns].to_csv(paths["draws"], index=False)
-    post.summary().to_csv(paths["summary"], index=False)
-    if post.predictive is not None:
-        paths["predictive"] = folder / "posterior_predictive.csv"
-        post.predictive.to_csv(paths["predictive"], index=False)
-    text = posterior_yaml(post, original, paths["scenario"], paths["draws"])
-    paths["scenario"].write_text(text, encoding="utf-8")
-    return paths

@@ -102,11 +102,12 @@ def _recentre(parent: dict, value: Any, where, loc: Loc) -> tuple[Any, str]:
         msg = f"psa: inherit cannot re-centre the parent's {dist.dist} on {value}: {exc}"
         raise fail(*where, loc, msg + "; write a psa: for the new value") from None
     note = f"psa: inherit re-centred the parent's psa on the value {value}: "
-    return scaled, note + f"{_flow(parent['psa'])} → {_flow(scaled)}"
+    return scaled, note + f"{flow_text(parent['psa'])} → {flow_text(scaled)}"
 
 
-def _flow(data: dict) -> str:
-    return "{" + ", ".join(f"{k}: {v:.6g}" if isinstance(v, float) else f"{k}: {v}"
+def flow_text(data: dict, digits: int = 6) -> str:
+    """A mapping as one line of YAML flow style, floats to ``digits`` significant digits."""
+    return "{" + ", ".join(f"{k}: {v:.{digits}g}" if isinstance(v, float) else f"{k}: {v}"
                            for k, v in data.items()) + "}"  # fmt: skip
 
 

@@ -18,14 +18,13 @@ from hemodel.analysis.psa import draw_table, run_psa, uncertain_parameters
 from hemodel.commands.main import main
 from hemodel.credibility.bayes import (
     LogPosterior,
-    Prior,
     SimulatedTargets,
     _unranged,
     calibrate_bayes,
     log_likelihood,
-    priors_of,
-    write_posterior,
 )
+from hemodel.credibility.posterior_files import write_posterior
+from hemodel.credibility.priors import Prior, priors_of
 from hemodel.credibility.validate import Measure
 from hemodel.scenario.load import (
     ScenarioError,
