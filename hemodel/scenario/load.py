@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -397,8 +398,16 @@ def _consistent(scenario: Scenario, lines: dict, file: str) -> list[Problem]:
 
 
 def scenario_hash(scenario: Scenario) -> str:
-    """SHA-256 of the scenario's canonical JSON content (independent of file layout)."""
-    text = json.dumps(scenario.model_dump(mode="json", by_alias=True), sort_keys=True)
+    """SHA-256 of the scenario's canonical JSON content (independent of file layout); the
+    draws of a calibration posterior enter by the SHA-256 of their values (float64 bytes),
+    which is much faster than writing thousands of numbers as JSON."""
+    table = {"uncertainty": {"posterior": {"table"}}}
+    data = scenario.model_dump(mode="json", by_alias=True, exclude=table)
+    posterior = scenario.uncertainty.posterior
+    if posterior is not None:
+        draws = np.asarray(posterior.table, dtype=np.float64).tobytes()
+        data["uncertainty"]["posterior"]["table"] = hashlib.sha256(draws).hexdigest()
+    text = json.dumps(data, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
