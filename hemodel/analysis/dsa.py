@@ -72,6 +72,12 @@ def parameter_unit(scenario: Scenario, path: str) -> str:
         return "hazard ratio"
     if path.endswith(".shape"):
         return "Weibull shape"
+    if path.endswith((".limit_of_detection", ".level_at_emergence")):
+        return "% mutant allele fraction"
+    if path.endswith(".sdlog"):
+        return "SD of log"
+    if path.endswith(".shedding_at_progression"):
+        return "fold change"
     return ""
 
 
@@ -139,16 +145,12 @@ def _task(_shared, job: tuple) -> tuple[float, float]:
 def _run_all(jobs: list[tuple], progress: bool | None, desc: str, execution: dict) -> list:
     """``increments`` for each job, in order, on the back-end that ``execution`` names
     (``workers``, ``backend``, ``scheduler``: see :class:`hemodel.run.parallel.Executor`)."""
-    import sys
-
-    from tqdm.auto import tqdm
-
     from ..run.parallel import Executor
+    from ..run.progress import progress_bar
 
-    show = progress if progress is not None else sys.stderr.isatty()
     work = sum(patients * len(small.strategies) for small, _, patients, *_ in jobs)
     with (
-        tqdm(total=len(jobs), desc=desc, unit="run", disable=not show, leave=False) as bar,
+        progress_bar(len(jobs), desc, "run", progress, leave=False) as bar,
         Executor(**execution, work=work) as executor,
     ):
         return executor.map(_task, jobs, on_result=lambda i, r: bar.update())

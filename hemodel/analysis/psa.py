@@ -48,7 +48,8 @@ from ..model.cohort import draw_cohort
 from ..model.inputs import ModelInputs, build_inputs
 from ..model.outcomes import COST_CATEGORIES, budget_columns
 from ..run.checkpoint import Checkpoint
-from ..run.parallel import Executor, Moments, progress_enabled
+from ..run.parallel import Executor, Moments
+from ..run.progress import progress_bar
 from ..scenario.load import parameters, scenario_hash, with_values
 from ..scenario.schema import Scenario
 
@@ -458,13 +459,4 @@ def run_psa(
 
 
 def _bar(total: int, progress: bool | None):
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        desc="PSA",
-        unit="patient",
-        disable=not progress_enabled(progress),
-        smoothing=0.1,
-        dynamic_ncols=True,
-    )
+    return progress_bar(total, "PSA", "patient", progress, smoothing=0.1, dynamic_ncols=True)

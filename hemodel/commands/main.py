@@ -39,6 +39,7 @@ COMMANDS: tuple[str, ...] = (
     "convergence",
     "validate",
     "calibrate",
+    "app",
 )
 
 _EXAMPLES = """examples:

@@ -41,7 +41,8 @@ def psa_outputs(
     progress: bool | None = None,
     **execution,
 ) -> dict:
-    """Run the PSA and write its CSV tables and PNG plots into ``out``; return the tables.
+    """Run the PSA and write its CSV tables and PNG plots into ``out``; return the tables
+    (:func:`psa_tables`).
 
     ``execution``: ``workers``, ``backend``, ``scheduler``, ``checkpoint`` for :func:`run_psa`.
     """
@@ -49,18 +50,37 @@ def psa_outputs(
     out.mkdir(parents=True, exist_ok=True)
     cur = scenario.currency
     per, drawn = run_psa(scenario, samples, patients, seed, progress=progress, **execution)
+    engine = choose(execution.get("engine", "auto"), build_inputs(scenario))
+    t = psa_tables(scenario, per, drawn, patients, engine, wtp_max, groups)
     per.assign(currency=cur).to_csv(out / "psa_samples.csv", index=False)
     drawn.to_csv(out / "psa_parameters.csv", index=False)
+    t["incremental"].to_csv(out / "psa_incremental.csv", index=False)
+    for name in ("ceac", "ceaf", "evpi", "evppi"):
+        if t[name] is not None:
+            t[name].to_csv(out / f"{name}.csv", index=False)
+    order, wtps = list(scenario.strategies), [w.value for w in scenario.willingness_to_pay]
+    plane = cea.ce_plane(per, scenario.reference)
+    plots.save(plots.ce_plane(plane, cur, wtp=wtps[0], order=order), out / "ce_plane.png")
+    plots.save(plots.acceptability(t["ceac"], cur, t["ceaf"], order=order), out / "ceac.png")
+    plots.save(plots.evpi_curve(t["evpi"], cur), out / "evpi.png")
+    return t
 
+
+def psa_tables(
+    scenario: Scenario,
+    per: pd.DataFrame,
+    drawn: pd.DataFrame,
+    patients: int,
+    engine: str,
+    wtp_max: float | None = None,
+    groups: dict | None = None,
+) -> dict:
+    """The analysis of PSA results (:func:`run_psa`'s ``per`` and ``drawn``): frontier with
+    Monte Carlo SEs, CEAC, CEAF and EVPI over a WTP grid up to ``wtp_max``
+    (:func:`wtp_grid`), EVPPI of ``groups`` (default: each uncertain parameter) at the
+    scenario's WTPs, and a display table with notes."""
     frontier = cea.incremental_analysis(per, mcse=True)
-    frontier.to_csv(out / "psa_incremental.csv", index=False)
     grid = wtp_grid(scenario, frontier, wtp_max)
-    curve, accept = cea.ceac(per, grid), cea.ceaf(per, grid)
-    curve.to_csv(out / "ceac.csv", index=False)
-    accept.to_csv(out / "ceaf.csv", index=False)
-    value = cea.evpi(per, grid)
-    value.to_csv(out / "evpi.csv", index=False)
-
     wtps = [w.value for w in scenario.willingness_to_pay]
     params = drawn.set_index("sample")
     if groups is None:
@@ -68,23 +88,14 @@ def psa_outputs(
     partial = None  # regression needs enough samples per basis function
     if len(params) >= MIN_EVPPI_SAMPLES and groups:
         partial = cea.evppi(per, params, wtps, groups=groups)
-    if partial is not None:
-        partial.to_csv(out / "evppi.csv", index=False)
-
-    order = list(scenario.strategies)
-    plane = cea.ce_plane(per, scenario.reference)
-    plots.save(plots.ce_plane(plane, cur, wtp=wtps[0], order=order), out / "ce_plane.png")
-    plots.save(plots.acceptability(curve, cur, accept, order=order), out / "ceac.png")
-    plots.save(plots.evpi_curve(value, cur), out / "evpi.png")
-    engine = choose(execution.get("engine", "auto"), build_inputs(scenario))
     table, notes = _summary(scenario, per, frontier, wtps, partial, patients, engine)
     return {
         "samples": per,
         "parameters": drawn,
         "incremental": frontier,
-        "ceac": curve,
-        "ceaf": accept,
-        "evpi": value,
+        "ceac": cea.ceac(per, grid),
+        "ceaf": cea.ceaf(per, grid),
+        "evpi": cea.evpi(per, grid),
         "evppi": partial,
         "table": table,
         "notes": notes,

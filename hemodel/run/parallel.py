@@ -25,7 +25,6 @@ import logging
 import math
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -413,10 +412,3 @@ def _dyadic(parts: Sequence[float]) -> tuple[int, int]:
     ratios = [x.as_integer_ratio() for x in parts]  # denominators are powers of two
     k = max((d.bit_length() - 1 for _, d in ratios), default=0)
     return sum(m << (k - d.bit_length() + 1) for m, d in ratios), k
-
-
-def progress_enabled(progress: bool | None) -> bool:
-    """``True``/``False`` as given; ``None``: only on a terminal, and never under CI."""
-    if progress is not None:
-        return bool(progress)
-    return sys.stderr.isatty() and not os.environ.get("CI")

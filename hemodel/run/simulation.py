@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .. import __version__
 from ..engine.choice import BATCH_SIZE, choose
@@ -26,7 +25,8 @@ from ..model.inputs import build_inputs
 from ..scenario.load import load_scenario, scenario_hash
 from ..scenario.schema import Scenario
 from .checkpoint import Checkpoint
-from .parallel import Executor, progress_enabled
+from .parallel import Executor
+from .progress import progress_bar
 from .results import Results
 
 
@@ -126,12 +126,12 @@ def simulate(
     stored = ckpt.load(f"{sample}-{a}" for a, _ in chunks) if ckpt is not None else {}
     parts: list = [stored.get(f"{sample}-{a}") for a, _ in chunks]
     todo = [c for c, part in zip(chunks, parts, strict=True) if part is None]
-    bar = tqdm(
-        total=patients * n_strategies,
+    bar = progress_bar(
+        patients * n_strategies,
+        scenario.name,
+        "patient-strategy",
+        progress,
         initial=(patients - sum(n for _, n in todo)) * n_strategies,
-        unit="patient-strategy",
-        disable=not progress_enabled(progress),
-        desc=scenario.name,
         leave=False,
     )
 

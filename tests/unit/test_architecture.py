@@ -13,7 +13,9 @@ import pytest
 import hemodel
 
 #: Layers from the bottom up; a module may import from its own layer and any layer below.
-LAYERS = ("scenario", "model", "engine", "run", "credibility", "analysis", "present", "commands")
+LAYERS = (
+    "scenario", "model", "engine", "run", "credibility", "analysis", "present", "app", "commands"
+)  # fmt: skip
 #: What the top-level package offers its layers: only the version string.
 ROOT_NAMES = {"__version__"}
 

@@ -1,0 +1,192 @@
+"""The analyses the app offers, as plain functions of a scenario (no web framework here):
+each runs the same code as its command (``run``, ``sweep``, ``threshold``, ``budget``,
+``psa``) in this process on one core, and returns tables ready to show and the numbers the
+plots need. Progress reaches the app through :func:`hemodel.run.progress.listening`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..analysis import cea
+from ..analysis import threshold as th
+from ..analysis.budget import run_budget_impact, totals
+from ..analysis.psa import require_uncertainty, run_psa
+from ..analysis.sweep import analyse, expand
+from ..engine.choice import choose
+from ..model.inputs import build_inputs
+from ..present.psa_report import psa_tables
+from ..present.tables import incremental_table, summary_table
+from ..run.results import Results
+from ..run.simulation import simulate
+from ..scenario.schema import Scenario
+
+#: Every analysis runs in the app's process, on one core, with the fastest exact engine.
+_RUN = {"engine": "auto", "workers": 1}
+
+
+@dataclass(frozen=True)
+class BaseCase:
+    """A base-case run: the results, display tables (currency and units in the headers,
+    Monte Carlo SEs) and the efficiency frontier; ``seconds`` of wall time."""
+
+    results: Results
+    summary: pd.DataFrame
+    incremental: pd.DataFrame
+    frontier: pd.DataFrame
+    seconds: float
+
+    @property
+    def engine(self) -> str:
+        return self.results.metadata["engine"]
+
+
+def base_case(scenario: Scenario, patients: int, seed: int) -> BaseCase:
+    """Every strategy on ``patients`` common patients (``hemodel run``)."""
+    start = time.perf_counter()
+    results = simulate(scenario, patients=patients, seed=seed, **_RUN)
+    frontier = cea.incremental_analysis(results.ce_table()[["strategy", "cost", "qaly"]])
+    return BaseCase(
+        results,
+        summary_table(results),
+        incremental_table(results),
+        frontier,
+        time.perf_counter() - start,
+    )
+
+
+def frontier_display(frontier: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """The frontier as a journal shows it: each strategy against the next non-dominated one."""
+    f = frontier[["strategy", "cost", "qaly", "status", "compared_with", "icer"]]
+    return pd.DataFrame(
+        {
+            "Strategy": f["strategy"],
+            f"Cost ({currency}, disc.)": f["cost"].map("{:,.0f}".format),
+            "QALYs (disc.)": f["qaly"].map("{:.4f}".format),
+            "Status": f["status"],
+            "Compared with": f["compared_with"].fillna("—"),
+            f"ICER ({currency}/QALY)": f["icer"].map(lambda x: "—" if pd.isna(x) else f"{x:,.0f}"),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A testing-interval sweep: mean cost and QALYs per grid point (``table``), the optimal
+    strategy per WTP (``optimal``) and the reference's (cost, QALYs)."""
+
+    name: str
+    table: pd.DataFrame
+    optimal: pd.DataFrame
+    reference: tuple[float, float]
+
+
+def sweep(scenario: Scenario, patients: int, seed: int, wtps: list[float]) -> Sweep:
+    """The scenario's first ``sweeps:`` block (``hemodel sweep``), decisions at ``wtps``."""
+    if not scenario.sweeps:
+        raise ValueError("this scenario has no sweeps: block, so there is no interval to sweep")
+    name = next(iter(scenario.sweeps))
+    expanded, grid = expand(scenario, name)
+    res = simulate(expanded, patients=patients, seed=seed, **_RUN).ce_table()
+    table = grid.merge(res[["strategy", "cost", "qaly"]], on="strategy")
+    ref = res.set_index("strategy").loc[scenario.reference]
+    optimal = analyse(res, grid, wtps)["optimal"]
+    return Sweep(name, table, optimal, (float(ref["cost"]), float(ref["qaly"])))
+
+
+def optimal_display(optimal: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """The sweep's optimal strategy per WTP, for display."""
+    out = pd.DataFrame({f"WTP ({currency}/QALY)": optimal["wtp"].map("{:,.0f}".format)})
+    out["Optimal strategy"] = optimal["strategy"]
+    out["Testing interval (weeks)"] = optimal["every_weeks"].map(
+        lambda x: "—" if pd.isna(x) else f"{x:g}"
+    )
+    out["Assay"] = optimal["assay"].fillna("—")
+    out[f"Net benefit ({currency})"] = optimal["nmb"].map("{:,.0f}".format)
+    return out
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Threshold prices of ``item`` (``hemodel threshold``): the cost lines, the price at which
+    each strategy's ICER against the reference equals each WTP, and the cost-effective
+    strategy by price."""
+
+    item: str
+    lines: pd.DataFrame
+    prices: pd.DataFrame
+    frontier: pd.DataFrame
+
+
+def threshold(
+    scenario: Scenario, patients: int, seed: int, wtps: list[float], item: str | None = None
+) -> Threshold:
+    item = item or th.default_price_item(scenario)
+    lines = th.price_lines(scenario, item, patients=patients, seed=seed, **_RUN)
+    return Threshold(item, lines, th.threshold_prices(lines, wtps), th.frontier_prices(lines, wtps))
+
+
+def threshold_display(t: Threshold, currency: str) -> pd.DataFrame:
+    unit = t.lines["price_unit"].iloc[0]
+    p = t.prices
+
+    def money(x: float) -> str:
+        if pd.isna(x):
+            return "—"
+        return f"{x:,.0f}" if abs(x) != float("inf") else ("∞" if x > 0 else "−∞")
+
+    return pd.DataFrame(
+        {
+            f"WTP ({currency}/QALY)": p["wtp"].map(money),
+            "Strategy": p["strategy"],
+            "ΔQALYs": p["inc_qaly"].map("{:.4f}".format),
+            f"ICER at base price ({currency}/QALY)": p["icer_at_base"].map(money),
+            f"Threshold price ({unit})": p["threshold_price"].map(money),
+            "Note": p["note"].fillna(""),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Budget impact (``hemodel budget``): by year, strategy and cost category, and totals."""
+
+    table: pd.DataFrame
+    totals: pd.DataFrame
+
+
+def budget(
+    scenario: Scenario,
+    patients: int,
+    seed: int,
+    incident: float,
+    uptake: list[float],
+    years: int,
+) -> Budget:
+    """``incident`` new patients a year, ``uptake`` the share on each strategy by year."""
+    table, _ = run_budget_impact(
+        scenario, incident, uptake, years, patients=patients, seed=seed, **_RUN
+    )
+    return Budget(table, totals(table))
+
+
+@dataclass(frozen=True)
+class PSA:
+    """A probabilistic sensitivity analysis: the tables of
+    :func:`hemodel.present.psa_report.psa_tables` and the CE-plane points."""
+
+    tables: dict
+    plane: pd.DataFrame
+
+
+def psa(scenario: Scenario, samples: int, patients: int, seed: int) -> PSA:
+    """``samples`` draws of the uncertain parameters (or of the calibration posterior) with
+    ``patients`` patients each (``hemodel psa``)."""
+    require_uncertainty(scenario)
+    per, drawn = run_psa(scenario, samples, patients, seed, **_RUN)
+    engine = choose("auto", build_inputs(scenario))
+    tables = psa_tables(scenario, per, drawn, patients, engine)
+    return PSA(tables, cea.ce_plane(per, scenario.reference))
