@@ -163,12 +163,7 @@ def test_moving_the_test_cost_slider_changes_the_icer(page, shots):
 
 def test_a_broken_upload_shows_the_line_and_field(page, shots, tmp_path):
     broken = tmp_path / "broken.yaml"
-    broken.write_text(
-        "extends: serena6_us.yaml\n"
-        "assays:\n"
-        "  guardant360:\n"
-        "    sensitivity: 1.7\n"
-    )
+    broken.write_text("extends: serena6_us.yaml\nassays:\n  guardant360:\n    sensitivity: 1.7\n")
     page.set_input_files("#upload", broken)
     problem = page.wait_for_selector("#problems")
     text = problem.inner_text()
