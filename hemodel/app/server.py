@@ -42,12 +42,14 @@ log = logging.getLogger("hemodel.app")
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a background analysis gave: a ``value``, or an ``error`` to show (a scenario
-    problem, an impossible request, or 'cancelled'), with the settings it ran on."""
+    """What a background analysis gave: a ``value`` (the edited scenario and the result), or
+    an ``error`` to show (a scenario problem, an impossible request, or 'cancelled'), with
+    the settings it ran on."""
 
     value: Any
     error: str | None
-    settings: tuple
+    settings: tuple  # (source, edits, patients, seed)
+    args: tuple  # the analysis's own settings (PSA: samples, patients per sample)
 
 
 def create_app(start: Source, command_line_file: bool = False) -> App:
@@ -202,13 +204,13 @@ def _server(start: Source, extra: str | None):
                         _check_run(patients, seed)
                         value = await run_job(job, work, report=report)
                     except Cancelled:
-                        return Outcome(None, f"{label} cancelled.", state)
+                        return Outcome(None, f"{label} cancelled.", state, args)
                     except (ScenarioError, ValueError, KeyError) as exc:
-                        return Outcome(None, str(exc).strip("'\""), state)
+                        return Outcome(None, str(exc).strip("'\""), state, args)
                     except Exception as exc:  # a bug: say so plainly, keep the app alive
                         log.exception("%s failed", label)
-                        return Outcome(None, f"{label} failed unexpectedly: {exc!r}", state)
-                return Outcome(value, None, state)
+                        return Outcome(None, f"{label} failed unexpectedly: {exc!r}", state, args)
+                return Outcome(value, None, state, args)
 
             return reactive.extended_task(run)
 
@@ -280,12 +282,18 @@ def _server(start: Source, extra: str | None):
             if outcome is None:
                 return ui.p(f"Press Run for the {what}.", class_="hm-note")
             if outcome.error:
-                return ui.div(outcome.error, class_="hm-problems", id=f"error-{what}")
+                slug = what.replace(" ", "-")
+                return ui.div(outcome.error, class_="hm-problems", id=f"error-{slug}")
             _, _, patients, seed = outcome.settings
-            checked = outcome.value[0]
+            scenario = outcome.value[0].scenario
+            if what == "PSA":
+                samples, patients = outcome.args
+                runs = f"{samples:,} samples × {patients:,} patients"
+            else:
+                runs = f"{patients:,} patients"
             text = (
-                f"{checked.scenario.name}: {patients:,} patients, seed {seed}; costs in "
-                f"{checked.scenario.currency} ({checked.scenario.price_year} prices)."
+                f"{scenario.name}: {runs}, seed {seed}; costs in {scenario.currency} "
+                f"({scenario.price_year} prices)."
             )
             stale = outcome.settings != settings()
             return ui.div(
