@@ -108,6 +108,12 @@ def _idle(pg) -> None:
     )
 
 
+def _opened(pg) -> None:
+    """Wait until an accordion section has finished opening (its contents stop moving)."""
+    pg.wait_for_selector(".accordion-collapse.show")
+    pg.wait_for_function("() => !document.querySelector('.accordion-collapse.collapsing')")
+
+
 def _icers(pg) -> dict[str, str]:
     """Strategy → ICER text of the table against the reference."""
     rows = pg.locator("#incremental table tbody tr")
@@ -137,6 +143,7 @@ def test_the_default_scenario_opens_with_results(page, shots):
 def test_moving_the_test_cost_slider_changes_the_icer(page, shots):
     before = _number(_icers(page)["ctdna_q8w"])
     page.get_by_role("button", name="Assays").click()
+    _opened(page)
     label = page.get_by_text("Guardant360: cost (USD per test)")
     slider = page.locator(".form-group", has=label)
     handle = slider.locator(".irs-handle.single")
@@ -178,6 +185,7 @@ def test_a_broken_upload_shows_the_line_and_field(page, shots, tmp_path):
 def test_the_downloaded_scenario_loads_with_the_changes(page, tmp_path):
     page.fill("input[id^='wtp_']", "120000")
     page.get_by_role("button", name="Strategies").click()
+    _opened(page)
     every = page.locator("input[id^='every_'][id$='_3']")  # ctdna_q12w's testing interval
     every.fill("10")
     every.press("Tab")
