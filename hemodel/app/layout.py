@@ -17,6 +17,7 @@ border-radius:4px;font-size:.88em;white-space:pre-wrap;font-family:monospace}
 .hm-changes{font-size:.85em}.hm-changes li{margin-bottom:.15em}
 .hm-note{color:#555;font-size:.85em}.hm-stale{color:#8a5a00;font-weight:600}
 .hm-posterior{color:#6a4c93;font-size:.78em}
+.shiny-image-output img{max-width:100%;height:auto}
 .shiny-table{font-size:.86em}.shiny-table td,.shiny-table th{padding:.2em .5em}
 .accordion-button{padding:.45em .8em}.irs--shiny .irs-grid-text{font-size:8px}
 """
@@ -67,8 +68,8 @@ def page(start_name: str, extra_choice: str | None) -> Tag:
             ui.output_table("incremental"),
             ui.h5("Efficiency frontier"),
             ui.output_table("frontier"),
-            ui.output_plot("frontier_plot", height="460px"),
-            ui.output_plot("cost_plot", height="380px"),
+            ui.output_image("frontier_plot", height="auto"),
+            ui.output_image("cost_plot", height="auto"),
         ),
         ui.nav_panel(
             "Testing interval",
@@ -79,7 +80,7 @@ def page(start_name: str, extra_choice: str | None) -> Tag:
             ),
             ui.output_ui("sweep_status"),
             ui.output_table("sweep_optimal"),
-            ui.output_plot("sweep_plot", height="380px"),
+            ui.output_image("sweep_plot", height="auto"),
         ),
         ui.nav_panel(
             "Threshold price",
@@ -90,7 +91,7 @@ def page(start_name: str, extra_choice: str | None) -> Tag:
             ),
             ui.output_ui("threshold_status"),
             ui.output_table("threshold_table"),
-            ui.output_plot("threshold_plot", height="420px"),
+            ui.output_image("threshold_plot", height="auto"),
         ),
         ui.nav_panel(
             "Budget impact",
@@ -108,7 +109,7 @@ def page(start_name: str, extra_choice: str | None) -> Tag:
             ui.output_ui("budget_status"),
             ui.output_table("budget_totals"),
             ui.output_ui("budget_choice"),
-            ui.output_plot("budget_plot", height="400px"),
+            ui.output_image("budget_plot", height="auto"),
         ),
         ui.nav_panel(
             "PSA",
@@ -132,9 +133,9 @@ def page(start_name: str, extra_choice: str | None) -> Tag:
             ui.output_ui("psa_status"),
             ui.output_table("psa_table"),
             ui.output_ui("psa_notes"),
-            ui.output_plot("psa_plane", height="460px"),
-            ui.output_plot("psa_ceac", height="420px"),
-            ui.output_plot("psa_evpi", height="360px"),
+            ui.output_image("psa_plane", height="auto"),
+            ui.output_image("psa_ceac", height="auto"),
+            ui.output_image("psa_evpi", height="auto"),
         ),
         id="tabs",
     )

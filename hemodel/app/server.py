@@ -65,6 +65,14 @@ def _server(start: Source, extra: str | None):
         folder = Path(tempfile.mkdtemp(prefix="hemodel-app-"))
         session.on_ended(lambda: shutil.rmtree(folder, ignore_errors=True))
         source = reactive.value(start)
+
+        def picture(ax, name: str, alt: str) -> dict:
+            """The figure of ``ax`` as the command line saves it (same size and style)."""
+            path = folder / "plots" / f"{name}.png"
+            path.parent.mkdir(exist_ok=True)
+            plots.save(ax, path)
+            return {"src": str(path), "alt": alt}
+
         problems = reactive.value("")  # why the last upload or selection did not open
         generation = reactive.value(0)  # new input ids on a new scenario or a reset
         uploads = reactive.value(0)
@@ -336,17 +344,27 @@ def _server(start: Source, extra: str | None):
             b = value(base_task)
             return analyses.frontier_display(b.frontier, b.results.currency) if b else None
 
-        @render.plot(alt="Cost-effectiveness plane with the efficiency frontier")
+        @render.image
         def frontier_plot():
             b = value(base_task)
-            return plots.frontier_plane(b.frontier, b.results.currency).figure if b else None
+            if b is None:
+                return None
+            return picture(
+                plots.frontier_plane(b.frontier, b.results.currency),
+                "frontier",
+                "Cost-effectiveness plane with the efficiency frontier",
+            )
 
-        @render.plot(alt="Discounted cost per patient by category and strategy")
+        @render.image
         def cost_plot():
             b = value(base_task)
             if b is None:
                 return None
-            return plots.cost_breakdown(b.results.summary(), b.results.currency).figure
+            return picture(
+                plots.cost_breakdown(b.results.summary(), b.results.currency),
+                "costs",
+                "Discounted cost per patient by category and strategy",
+            )
 
         # ------------------------------------------------------------ sweep
         @render.ui
@@ -358,14 +376,16 @@ def _server(start: Source, extra: str | None):
             s = value(sweep_task)
             return analyses.optimal_display(s.optimal, currency(sweep_task)) if s else None
 
-        @render.plot(alt="Cost, QALYs and net benefit against the testing interval")
+        @render.image
         def sweep_plot():
             s = value(sweep_task)
             if s is None:
                 return None
             wtp = done(sweep_task).settings[1].wtp
             panels = payer_plots.sweep_plot(s.table, currency(sweep_task), wtp, s.reference)
-            return panels[0].figure
+            return picture(
+                panels[0], "sweep", "Cost, QALYs and net benefit against the testing interval"
+            )
 
         def currency(t) -> str:
             return done(t).value[0].scenario.currency
@@ -380,14 +400,18 @@ def _server(start: Source, extra: str | None):
             t = value(threshold_task)
             return analyses.threshold_display(t, currency(threshold_task)) if t else None
 
-        @render.plot(alt="ICER against the price of the switch drug")
+        @render.image
         def threshold_plot():
             t = value(threshold_task)
             if t is None:
                 return None
             wtps = [w.value for w in done(threshold_task).value[0].scenario.willingness_to_pay]
             label = t.item.split(".")[1] if "." in t.item else t.item
-            return payer_plots.icer_price_plot(t.lines, wtps, label=label).figure
+            return picture(
+                payer_plots.icer_price_plot(t.lines, wtps, label=label),
+                "threshold",
+                "ICER against the price of the switch drug",
+            )
 
         # ------------------------------------------------------------ budget
         @render.ui
@@ -407,7 +431,7 @@ def _server(start: Source, extra: str | None):
             names = list(dict.fromkeys(b.table["strategy"]))
             return ui.input_select("budget_strategy", "Plot for", names, selected=names[0])
 
-        @render.plot(alt="Budget impact by cost category and year")
+        @render.image
         def budget_plot():
             b = value(budget_task)
             if b is None or "budget_strategy" not in input:
@@ -415,7 +439,11 @@ def _server(start: Source, extra: str | None):
             name = input.budget_strategy()
             if name not in set(b.table["strategy"]):
                 return None
-            return payer_plots.budget_plot(b.table, name).figure
+            return picture(
+                payer_plots.budget_plot(b.table, name),
+                "budget",
+                "Budget impact by cost category and year",
+            )
 
         # ------------------------------------------------------------ PSA
         @render.ui
@@ -434,30 +462,37 @@ def _server(start: Source, extra: str | None):
                 return None
             return TagList(*(ui.p(line.strip(), class_="hm-note") for line in p.tables["notes"]))
 
-        @render.plot(alt="PSA samples on the cost-effectiveness plane")
+        @render.image
         def psa_plane():
             p = value(psa_task)
             if p is None:
                 return None
             s = done(psa_task).value[0].scenario
-            return plots.ce_plane(p.plane, s.currency, wtp=s.willingness_to_pay[0].value,
-                                  order=list(s.strategies)).figure  # fmt: skip
+            wtp = s.willingness_to_pay[0].value
+            plane = plots.ce_plane(p.plane, s.currency, wtp=wtp, order=list(s.strategies))
+            return picture(plane, "psa_plane", "PSA samples on the cost-effectiveness plane")
 
-        @render.plot(alt="Cost-effectiveness acceptability curves and frontier")
+        @render.image
         def psa_ceac():
             p = value(psa_task)
             if p is None:
                 return None
             s = done(psa_task).value[0].scenario
-            return plots.acceptability(p.tables["ceac"], s.currency, p.tables["ceaf"],
-                                       order=list(s.strategies)).figure  # fmt: skip
+            curves = plots.acceptability(
+                p.tables["ceac"], s.currency, p.tables["ceaf"], order=list(s.strategies)
+            )
+            return picture(curves, "ceac", "Cost-effectiveness acceptability curves and frontier")
 
-        @render.plot(alt="Expected value of perfect information per patient")
+        @render.image
         def psa_evpi():
             p = value(psa_task)
             if p is None:
                 return None
-            return plots.evpi_curve(p.tables["evpi"], currency(psa_task)).figure
+            return picture(
+                plots.evpi_curve(p.tables["evpi"], currency(psa_task)),
+                "evpi",
+                "Expected value of perfect information per patient",
+            )
 
         # ------------------------------------------------------------ downloads
         @render.download_button(filename=lambda: f"{Path(source().name).stem}_edited.yaml")

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -203,6 +204,19 @@ def test_the_downloaded_scenario_loads_with_the_changes(page, tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert "OK" in run.stdout
+    with page.expect_download() as report:
+        page.get_by_role("link", name="HTML report").click()
+    html = tmp_path / "report.html"
+    report.value.save_as(html)
+    text = html.read_text(encoding="utf-8")
+    assert "SERENA-6 ctDNA monitoring (US payer) (edited)" in text
+    assert "120,000" in text  # the edited willingness to pay
+    with page.expect_download() as tables:
+        page.get_by_role("link", name="Result tables (CSV, zip)").click()
+    archive = tmp_path / "tables.zip"
+    tables.value.save_as(archive)
+    with zipfile.ZipFile(archive) as z:
+        assert {"scenario.yaml", "summary.csv", "incremental.csv"} <= set(z.namelist())
 
 
 def test_a_long_psa_can_be_cancelled_and_a_short_one_finishes(page, shots):
