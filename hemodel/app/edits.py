@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -325,12 +326,19 @@ def _put(data: dict, dotted: str, value: Any) -> None:
     node[last] = value
 
 
-def edited_scenario(source: Source, edits: Edits, folder: Path) -> Checked:
-    """The edited scenario, loaded from its YAML by the safe loader (via a file in
-    ``folder`` that extends the source by its absolute path)."""
+def edited_scenario(source: Source, edits: Edits, folder: Path | None) -> Checked:
+    """The edited scenario, loaded from its YAML by the safe loader (via a file in a new
+    folder under ``folder`` that extends the source by its absolute path, so that runs at
+    the same time never share a file). Problems name the file as the user downloads it."""
     if not changes(source, edits):
         return source.checked
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{Path(source.name).stem}_edited.yaml"
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="edited-", dir=folder))
+    name = f"{Path(source.name).stem}_edited.yaml"
+    path = folder / name
     path.write_text(variant_text(source, edits, extends=str(source.path.resolve())))
-    return check_scenario(path)
+    try:
+        return check_scenario(path)
+    except ScenarioError as exc:
+        raise ScenarioError([_renamed(p, path, name) for p in exc.problems]) from None

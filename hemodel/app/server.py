@@ -5,6 +5,7 @@ results with the same plot functions as the command line and the report."""
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import shutil
 import tempfile
@@ -65,6 +66,9 @@ def _server(start: Source, extra: str | None):
         folder = Path(tempfile.mkdtemp(prefix="hemodel-app-"))
         session.on_ended(lambda: shutil.rmtree(folder, ignore_errors=True))
         source = reactive.value(start)
+        problems = reactive.value("")  # why the last upload or selection did not open
+        generation = reactive.value(0)  # new input ids on a new scenario or a reset
+        uploads = itertools.count(1)  # each upload in a folder of its own
 
         def picture(ax, name: str, alt: str) -> dict:
             """The figure of ``ax`` as the command line saves it (same size and style)."""
@@ -72,10 +76,6 @@ def _server(start: Source, extra: str | None):
             path.parent.mkdir(exist_ok=True)
             plots.save(ax, path)
             return {"src": str(path), "alt": alt}
-
-        problems = reactive.value("")  # why the last upload or selection did not open
-        generation = reactive.value(0)  # new input ids on a new scenario or a reset
-        uploads = reactive.value(0)
 
         # ------------------------------------------------------------ the scenario
         def open_source(new: Source) -> None:
@@ -99,10 +99,9 @@ def _server(start: Source, extra: str | None):
             if not files:
                 return
             info = files[0]
-            uploads.set(uploads.get() + 1)
-            folder_n = folder / f"upload{uploads.get()}"
+            own = folder / f"upload{next(uploads)}"
             try:
-                new = uploaded_source(info["name"], Path(info["datapath"]), folder_n)
+                new = uploaded_source(info["name"], Path(info["datapath"]), own)
             except ScenarioError as exc:
                 problems.set(str(exc))
                 return
@@ -189,7 +188,7 @@ def _server(start: Source, extra: str | None):
             return (source(), edits(), int(input.patients() or 0), int(input.seed() or 0))
 
         def edited(src: Source, e: Edits) -> Checked:
-            return edited_scenario(src, e, folder / "edited")
+            return edited_scenario(src, e, folder)
 
         def task(label: str, compute):
             """An extended task running ``compute(scenario, *args)`` on the edited scenario
@@ -516,7 +515,7 @@ def _server(start: Source, extra: str | None):
             try:
                 _check_run(patients, seed)
                 checked = edited(src, e)
-                out = folder / "report"
+                out = Path(tempfile.mkdtemp(prefix="report-", dir=folder))
                 html, _ = build(checked.scenario, checked.path, out, patients=patients,
                                 seed=seed, progress=False, workers=1)  # fmt: skip
             except (ScenarioError, ValueError) as exc:
