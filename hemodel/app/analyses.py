@@ -58,21 +58,6 @@ def base_case(scenario: Scenario, patients: int, seed: int) -> BaseCase:
     )
 
 
-def frontier_display(frontier: pd.DataFrame, currency: str) -> pd.DataFrame:
-    """The frontier as a journal shows it: each strategy against the next non-dominated one."""
-    f = frontier[["strategy", "cost", "qaly", "status", "compared_with", "icer"]]
-    return pd.DataFrame(
-        {
-            "Strategy": f["strategy"],
-            f"Cost ({currency}, disc.)": f["cost"].map("{:,.0f}".format),
-            "QALYs (disc.)": f["qaly"].map("{:.4f}".format),
-            "Status": f["status"],
-            "Compared with": f["compared_with"].fillna("—"),
-            f"ICER ({currency}/QALY)": f["icer"].map(lambda x: "—" if pd.isna(x) else f"{x:,.0f}"),
-        }
-    )
-
-
 @dataclass(frozen=True)
 class Sweep:
     """A testing-interval sweep: mean cost and QALYs per grid point (``table``), the optimal

@@ -21,6 +21,7 @@ from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 from ..analysis.budget import population
 from ..present import payer_plots, plots
 from ..present.report import build
+from ..present.tables import frontier_table
 from ..run.progress import Cancelled
 from ..scenario.load import Checked
 from ..scenario.problems import ScenarioError
@@ -341,7 +342,7 @@ def _server(start: Source, extra: str | None):
         @render.table
         def frontier():
             b = value(base_task)
-            return analyses.frontier_display(b.frontier, b.results.currency) if b else None
+            return frontier_table(b.frontier, b.results.currency) if b else None
 
         @render.image
         def frontier_plot():

@@ -19,7 +19,7 @@ from ..scenario.load import parameters, scenario_hash
 from ..scenario.schema import Scenario
 from ..scenario.sources import parameter_sources
 from . import plots
-from .tables import incremental_table, summary_table
+from .tables import frontier_table, incremental_table, summary_table
 
 CSS = """
 body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:2em auto;
@@ -144,7 +144,7 @@ def build(
             + "<h3>Against the reference</h3>"
             + _table(incremental_table(results))
             + "<h3>Efficiency frontier</h3>"
-            + _table(_frontier_display(frontier, cur))
+            + _table(frontier_table(frontier, cur))
             + _png(plots.frontier_plane(frontier, cur))
             + _png(plots.cost_breakdown(summary, cur)),
         )
@@ -208,17 +208,6 @@ def _head(scenario: Scenario, path: Path, strategies: pd.DataFrame, inputs: pd.D
             "value, probabilistic distribution, one-way range and source (ASSUMPTION "
             "where no public source exists yet).</p>" + _table(inputs),
         )
-    )
-
-
-def _frontier_display(frontier: pd.DataFrame, cur: str) -> pd.DataFrame:
-    f = frontier[["strategy", "cost", "qaly", "status", "compared_with", "icer"]].copy()
-    f["compared_with"] = f["compared_with"].fillna("—")
-    f["cost"] = f["cost"].map("{:,.0f}".format)
-    f["qaly"] = f["qaly"].map("{:.4f}".format)
-    f["icer"] = f["icer"].map(lambda x: "—" if pd.isna(x) else f"{x:,.0f}")
-    return f.rename(
-        columns={"cost": f"cost ({cur})", "qaly": "QALYs", "icer": f"ICER ({cur}/QALY)"}
     )
 
 

@@ -43,6 +43,22 @@ def incremental_table(results: Results) -> pd.DataFrame:
     return out
 
 
+def frontier_table(frontier: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """The efficiency frontier (:func:`hemodel.analysis.cea.incremental_analysis`) as a
+    journal shows it: each strategy against the next non-dominated one."""
+    f = frontier
+    return pd.DataFrame(
+        {
+            "Strategy": f["strategy"],
+            f"Cost ({currency}, disc.)": f["cost"].map(_money),
+            "QALYs (disc.)": f["qaly"].map("{:.4f}".format),
+            "Status": f["status"],
+            "Compared with": f["compared_with"].fillna("—"),
+            f"ICER ({currency}/QALY)": f["icer"].map(_maybe("{:,.0f}")),
+        }
+    )
+
+
 def short_number(x: float, digits: int = 3) -> str:
     """``25,000``, ``12.5``, ``0.316``: thousands separators, ``digits`` significant digits
     below 100."""

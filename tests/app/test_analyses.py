@@ -15,6 +15,7 @@ from hemodel.app import analyses
 from hemodel.app.edits import Edits, bundled_source, controls, edited_scenario, variant_text
 from hemodel.app.jobs import Job, run_job
 from hemodel.commands.main import main
+from hemodel.present.tables import frontier_table
 from hemodel.run import progress
 from hemodel.run.progress import Cancelled, listening, progress_bar
 from hemodel.run.simulation import simulate
@@ -54,7 +55,7 @@ def test_a_base_case_of_10000_patients_answers_in_seconds(us):
 
 def test_display_tables_name_currency_and_units(us):
     base = analyses.base_case(us.scenario, 300, 1)
-    frontier = analyses.frontier_display(base.frontier, "USD")
+    frontier = frontier_table(base.frontier, "USD")
     assert list(frontier.columns) == ["Strategy", "Cost (USD, disc.)", "QALYs (disc.)",
                                       "Status", "Compared with", "ICER (USD/QALY)"]  # fmt: skip
     wtps = [100_000.0, 150_000.0]
