@@ -28,6 +28,10 @@ from ..scenario.schema import Scenario
 _RUN = {"engine": "auto", "workers": 1}
 
 
+def _wtps(scenario: Scenario) -> list[float]:
+    return [w.value for w in scenario.willingness_to_pay]
+
+
 @dataclass(frozen=True)
 class BaseCase:
     """A base-case run: the results, display tables (currency and units in the headers,
@@ -69,8 +73,9 @@ class Sweep:
     reference: tuple[float, float]
 
 
-def sweep(scenario: Scenario, patients: int, seed: int, wtps: list[float]) -> Sweep:
-    """The scenario's first ``sweeps:`` block (``hemodel sweep``), decisions at ``wtps``."""
+def sweep(scenario: Scenario, patients: int, seed: int, wtps: list[float] | None = None) -> Sweep:
+    """The scenario's first ``sweeps:`` block (``hemodel sweep``), decisions at ``wtps``
+    (default: the scenario's)."""
     if not scenario.sweeps:
         raise ValueError("this scenario has no sweeps: block, so there is no interval to sweep")
     name = next(iter(scenario.sweeps))
@@ -78,7 +83,7 @@ def sweep(scenario: Scenario, patients: int, seed: int, wtps: list[float]) -> Sw
     res = simulate(expanded, patients=patients, seed=seed, **_RUN).ce_table()
     table = grid.merge(res[["strategy", "cost", "qaly"]], on="strategy")
     ref = res.set_index("strategy").loc[scenario.reference]
-    optimal = analyse(res, grid, wtps)["optimal"]
+    optimal = analyse(res, grid, wtps or _wtps(scenario))["optimal"]
     return Sweep(name, table, optimal, (float(ref["cost"]), float(ref["qaly"])))
 
 
@@ -107,9 +112,16 @@ class Threshold:
 
 
 def threshold(
-    scenario: Scenario, patients: int, seed: int, wtps: list[float], item: str | None = None
+    scenario: Scenario,
+    patients: int,
+    seed: int,
+    wtps: list[float] | None = None,
+    item: str | None = None,
 ) -> Threshold:
+    """Threshold prices of ``item`` (default: the switch drug) at ``wtps`` (default: the
+    scenario's)."""
     item = item or th.default_price_item(scenario)
+    wtps = wtps or _wtps(scenario)
     lines = th.price_lines(scenario, item, patients=patients, seed=seed, **_RUN)
     return Threshold(item, lines, th.threshold_prices(lines, wtps), th.frontier_prices(lines, wtps))
 
@@ -170,8 +182,49 @@ class PSA:
 def psa(scenario: Scenario, samples: int, patients: int, seed: int) -> PSA:
     """``samples`` draws of the uncertain parameters (or of the calibration posterior) with
     ``patients`` patients each (``hemodel psa``)."""
+    if not 2 <= samples <= 100_000 or not 1 <= patients <= 1_000_000:
+        raise ValueError("a PSA needs 2 to 100,000 samples of 1 to 1,000,000 patients")
     require_uncertainty(scenario)
     per, drawn = run_psa(scenario, samples, patients, seed, **_RUN)
     engine = choose("auto", build_inputs(scenario))
     tables = psa_tables(scenario, per, drawn, patients, engine)
     return PSA(tables, cea.ce_plane(per, scenario.reference))
+
+
+def budget_display(totals: pd.DataFrame) -> pd.DataFrame:
+    """Budget totals by strategy and year, undiscounted, for display."""
+    cur = totals["currency"].iloc[0]
+
+    def money(column: str) -> pd.Series:
+        return totals[column].map("{:,.0f}".format)
+
+    return pd.DataFrame(
+        {
+            "Strategy": totals["strategy"],
+            "Year": totals["year"],
+            f"Reference cost ({cur}, undisc.)": money("reference_cost"),
+            f"Strategy cost ({cur}, undisc.)": money("strategy_cost"),
+            f"Budget impact ({cur})": money("impact"),
+            f"Cumulative impact ({cur})": money("cumulative_impact"),
+        }
+    )
+
+
+def result_tables(base, sweep, threshold, budget, psa) -> dict[str, pd.DataFrame]:
+    """Every table computed so far, raw numbers (not display strings), by file name."""
+    out: dict[str, pd.DataFrame] = {}
+    if base is not None:
+        out.update(summary=base.results.summary(), incremental=base.results.incremental(),
+                   frontier=base.frontier)  # fmt: skip
+    if sweep is not None:
+        out.update(sweep=sweep.table, sweep_optimal=sweep.optimal)
+    if threshold is not None:
+        out.update(price_lines=threshold.lines, threshold_prices=threshold.prices,
+                   threshold_frontier=threshold.frontier)  # fmt: skip
+    if budget is not None:
+        out.update(budget_impact=budget.table, budget_totals=budget.totals)
+    if psa is not None:
+        t = psa.tables
+        out.update(psa_samples=t["samples"], psa_parameters=t["parameters"], ceac=t["ceac"],
+                   ceaf=t["ceaf"], evpi=t["evpi"])  # fmt: skip
+    return out
