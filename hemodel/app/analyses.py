@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..analysis import cea
 from ..analysis import threshold as th
-from ..analysis.budget import run_budget_impact, totals
+from ..analysis.budget import resolve_population, run_budget_impact, totals
 from ..analysis.psa import require_uncertainty, run_psa
 from ..analysis.sweep import analyse, expand
 from ..engine.choice import choose
@@ -163,11 +163,11 @@ def budget(
     uptake: list[float],
     years: int,
 ) -> Budget:
-    """``incident`` new patients a year, ``uptake`` the share on each strategy by year."""
-    table, _ = run_budget_impact(
-        scenario, incident, uptake, years, patients=patients, seed=seed, **_RUN
-    )
-    return Budget(table, totals(table))
+    """``incident`` new patients a year, ``uptake`` the share on each strategy by year, over
+    ``years`` years; prevalent patients and plan members from the scenario's ``population:``."""
+    who = resolve_population(scenario, incident, uptake, years)
+    table, _ = run_budget_impact(scenario, who, patients=patients, seed=seed, **_RUN)
+    return Budget(table, totals(table, who.plan_members))
 
 
 @dataclass(frozen=True)
@@ -207,6 +207,12 @@ def budget_display(totals: pd.DataFrame) -> pd.DataFrame:
             f"Budget impact ({cur})": money("impact"),
             f"Cumulative impact ({cur})": money("cumulative_impact"),
         }
+    ).assign(
+        **(
+            {f"Impact per member per month ({cur})": totals["impact_pmpm"].map("{:,.4f}".format)}
+            if "impact_pmpm" in totals
+            else {}
+        )
     )
 
 

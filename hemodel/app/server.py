@@ -95,6 +95,19 @@ def _server(start: Source, extra: str | None):
             open_source(new)
 
         @reactive.effect
+        @reactive.event(source)
+        def _population() -> None:
+            """The budget inputs start from the scenario's population: block."""
+            block = source.get().scenario.population
+            if block is None:
+                return
+            per_year = block.incident if isinstance(block.incident, list) else [block.incident]
+            uptake = block.uptake if isinstance(block.uptake, list) else [block.uptake]
+            ui.update_numeric("incident", value=per_year[0])
+            ui.update_text("uptake", value=", ".join(f"{u:g}" for u in uptake))
+            ui.update_numeric("years", value=block.budget_years)
+
+        @reactive.effect
         @reactive.event(input.reset)
         def _reset() -> None:
             generation.set(generation.get() + 1)

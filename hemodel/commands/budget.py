@@ -15,13 +15,17 @@ from .arguments import (
 )
 
 EXAMPLE = """examples:
+  hemodel budget                                  # the scenario's population: block
   hemodel budget --incident 5000 --uptake 0.2,0.4,0.6,0.8,0.9 --years 5 --out budget/
-  hemodel budget scenarios/serena6_us.yaml --strategies ctdna_q12w,ddpcr_q8w --patients 5000
+  hemodel budget scenarios/serena6_us.yaml --plan-members 1000000 --prevalent 200
 
-Each year's incident patients follow the strategy (share = that year's uptake) or the
-reference for good; costs are undiscounted, by calendar year after adoption.
-writes budget_impact.csv (year, strategy, category), budget_totals.csv, annual_costs.csv
-(mean per patient by year since start) and budget_<strategy>.png
+The population (incident and prevalent patients, uptake, years, plan size) comes from the
+scenario's population: block; each flag overrides its figure. Each year's incident patients
+follow the strategy (share = that year's uptake) or the reference for good; costs are
+undiscounted, by calendar year after adoption.
+writes budget_impact.csv (year, strategy, category), budget_totals.csv (with per member per
+month for a plan), annual_costs.csv (mean per patient by year since start),
+budget_<strategy>.png and budget_overview.png
 """
 
 
@@ -35,16 +39,27 @@ def register(sub) -> None:
     add_scenario_arguments(p, patients=2000)
     p.add_argument(
         "--incident",
-        default="5000",
-        help="new patients per year: one number or one per year, comma-separated (default 5000)",
+        help="new patients per year: one number or one per year, comma-separated "
+        "(default: the scenario's population: incident)",
     )
     p.add_argument(
         "--uptake",
-        default="0.2,0.4,0.6,0.8,0.9",
         help="share of each year's new patients on the strategy, one or one per year "
-        "(default 0.2,0.4,0.6,0.8,0.9)",
+        "(default: the scenario's population: uptake, else 1)",
     )
-    p.add_argument("--years", type=int, default=5, help="years (default 5)")
+    p.add_argument("--years", type=int, help="years (default: the scenario's budget_years, else 5)")
+    p.add_argument(
+        "--prevalent",
+        type=float,
+        help="patients alive at the start of year 1 who started first-line therapy before "
+        "(default: the scenario's, else 0)",
+    )
+    p.add_argument(
+        "--plan-members",
+        type=float,
+        help="members of the health plan, for per-member-per-month figures "
+        "(default: the scenario's)",
+    )
     p.add_argument(
         "--strategies", help="comma-separated strategies (default: all but the reference)"
     )
@@ -66,13 +81,17 @@ def run(args) -> int:
     path, scenario = open_scenario(args.scenario)
     strategies = args.strategies.split(",") if args.strategies else None
     try:
-        incident = numbers(args.incident, "--incident")
-        uptake = numbers(args.uptake, "--uptake")
+        who = budget.resolve_population(
+            scenario,
+            incident=numbers(args.incident, "--incident") if args.incident else None,
+            uptake=numbers(args.uptake, "--uptake") if args.uptake else None,
+            years=args.years,
+            prevalent=args.prevalent,
+            plan_members=args.plan_members,
+        )
         table, costs = budget.run_budget_impact(
             scenario,
-            incident,
-            uptake,
-            args.years,
+            who,
             strategies=strategies,
             patients=args.patients,
             seed=args.seed,
@@ -83,8 +102,7 @@ def run(args) -> int:
         print(f"hemodel budget: {exc}", file=sys.stderr)
         return 2
     cur = scenario.currency
-    tot = budget.totals(table)
-    n, u = budget.population(incident, uptake, args.years)
+    tot = budget.totals(table, who.plan_members)
     # files first, so they exist even if the printed output is cut short (e.g. piped to head)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "budget_impact.csv", index=False)
@@ -92,43 +110,45 @@ def run(args) -> int:
     costs.assign(currency=cur, basis="undiscounted").to_csv(
         args.out / "annual_costs.csv", index=False
     )
-    subtitle = f"{n[0]:,.0f} incident patients/yr, uptake " + " → ".join(f"{x:.0%}" for x in u)
-    if len(set(n)) > 1:
-        subtitle = (
-            "incident "
-            + ", ".join(f"{x:,.0f}" for x in n)
-            + "; uptake "
-            + ", ".join(f"{x:.0%}" for x in u)
-        )
+    subtitle = ", ".join(f"{a:,.0f}" for a in who.incident) + " incident patients/yr"
+    if len(set(who.incident)) == 1:
+        subtitle = f"{who.incident[0]:,.0f} incident patients/yr"
+    subtitle += ", uptake " + " → ".join(f"{x:.0%}" for x in who.uptake)
+    if who.prevalent:
+        subtitle += f", {who.prevalent:,.0f} prevalent"
     pngs = []
     for s in dict.fromkeys(table["strategy"]):
         name = f"budget_{s}.png"
         save(budget_plot(table, s, subtitle), args.out / name)
         pngs.append(name)
-    pop = ", ".join(f"{a:,.0f} × {b:.0%}" for a, b in zip(n, u, strict=True))
     print(
         f"{scenario.name}: budget impact vs {scenario.reference}, UNDISCOUNTED {cur} "
-        f"({scenario.price_year} prices)\n"
-        f"incident patients × uptake by year: {pop}; no prevalent patients; "
-        f"{args.patients:,} simulated patients, seed {args.seed}\n"
+        f"({scenario.price_year} prices)\n{who.describe()}; "
+        f"{args.patients:,} simulated patients, seed {args.seed}"
     )
+    if who.prevalent:
+        print(
+            "prevalent patients: survivors of equal yearly cohorts that started in the "
+            f"{budget.PAST_YEARS} years before year 1, counted as if on their strategy from start"
+        )
+    print()
     m = "{:,.0f}".format
-    shown = pd.DataFrame(
-        {
-            "Strategy": tot["strategy"],
-            "Year": tot["year"],
-            f"Reference world ({cur})": tot["reference_cost"].map(m),
-            f"Strategy world ({cur})": tot["strategy_cost"].map(m),
-            f"Impact ({cur})": tot["impact"].map(m),
-            f"Cumulative impact ({cur})": tot["cumulative_impact"].map(m),
-        }
-    )
-    print(shown.to_string(index=False))
+    columns = {
+        "Strategy": tot["strategy"],
+        "Year": tot["year"],
+        f"Reference world ({cur})": tot["reference_cost"].map(m),
+        f"Strategy world ({cur})": tot["strategy_cost"].map(m),
+        f"Impact ({cur})": tot["impact"].map(m),
+        f"Cumulative impact ({cur})": tot["cumulative_impact"].map(m),
+    }
+    if who.plan_members:
+        columns[f"Impact PMPM ({cur})"] = tot["impact_pmpm"].map("{:,.4f}".format)
+    print(pd.DataFrame(columns).to_string(index=False))
     by_cat = table.pivot_table(
         index="category", columns="strategy", values="impact", aggfunc="sum", sort=False
     )
     by_cat.loc["total"] = by_cat.sum()
-    print(f"\nImpact by category, sum over {args.years} years ({cur}, undiscounted)")
+    print(f"\nImpact by category, sum over {who.years} years ({cur}, undiscounted)")
     with pd.option_context("display.width", 250, "display.float_format", m):
         print(by_cat.to_string())
     print(

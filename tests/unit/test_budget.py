@@ -102,8 +102,9 @@ def test_per_patient_costs_are_the_simulated_means():
 
 def test_run_budget_impact_on_the_tiny_scenario():
     s = load_scenario(TINY)
+    who = budget.resolve_population(s, incident=1000, uptake=[0.5, 1.0], years=2)
     table, costs = budget.run_budget_impact(
-        s, 1000, [0.5, 1.0], 2, strategies=["blood_test_q12w"], patients=80, seed=3
+        s, who, strategies=["blood_test_q12w"], patients=80, seed=3
     )
     assert set(costs["strategy"]) == {"imaging_only", "blood_test_q12w"}
     assert set(table["strategy"]) == {"blood_test_q12w"}
@@ -114,7 +115,74 @@ def test_run_budget_impact_on_the_tiny_scenario():
     assert year1.loc["testing", "impact"] == pytest.approx(expected)
     assert year1.loc["testing", "impact"] > 0  # tests every 12 weeks cost money
     with pytest.raises(ValueError, match="unknown strategies"):
-        budget.run_budget_impact(s, 1000, 0.5, 2, strategies=["nope"], patients=10)
+        budget.run_budget_impact(s, who, strategies=["nope"], patients=10)
+
+
+def test_prevalent_patients_by_hand():
+    """200 prevalent patients at the start of year 1, survivors of cohorts that started 1 and
+    2 years before, of which 60% and 40% are alive: n_p = 200 / (0.6 + 0.4) = 200 per past
+    cohort. Costs cover 4 years since start: drugs ref 100, 80, 50, 20; new 120, 90, 40, 10.
+    Year 1, reference drugs: incident 10·100 + prevalent 200·(80 + 50) = 27,000;
+    year 2: 10·80 + 10·100 + 200·(50 + 20) = 15,800.
+    Impact, drugs (differences 20, 10, −10, −10), uptake 50% for all:
+    year 1: 5·20 + 100·(10 − 10) = 100; year 2: 5·10 + 5·20 + 100·(−10 + −10) = −1,850.
+    """
+    four = pd.DataFrame(
+        [("ref", y, "drugs", v) for y, v in enumerate((100, 80, 50, 20), 1)]
+        + [("new", y, "drugs", v) for y, v in enumerate((120, 90, 40, 10), 1)],
+        columns=["strategy", "year", "category", "cost"],
+    )
+    t = budget.budget_impact(four, "ref", 10, 0.5, 2, prevalent=200, alive=[0.6, 0.4])
+    assert list(t["reference_cost"]) == pytest.approx([27_000, 15_800])
+    assert list(t["impact"]) == pytest.approx([100, -1_850])
+    with pytest.raises(ValueError, match="need 5"):  # 3 budget years + 2 past years
+        budget.budget_impact(four, "ref", 10, 0.5, 3, prevalent=200, alive=[0.6, 0.4])
+
+
+def test_per_member_per_month():
+    t = budget.budget_impact(PER_PATIENT, "ref", [10, 20, 30], [0.5, 1.0, 0.0], 3, currency="USD")
+    tot = budget.totals(t, plan_members=1_000)
+    # impact 250, 1,150, 600 over 1,000 members × 12 months
+    assert list(tot["impact_pmpm"]) == pytest.approx([250 / 12_000, 1150 / 12_000, 0.05])
+    assert "impact_pmpm" not in budget.totals(t).columns
+
+
+def test_population_from_the_scenario_and_flags_override():
+    s = load_scenario("serena6_us")
+    block = s.population
+    who = budget.resolve_population(s)
+    assert list(who.incident) == pytest.approx(
+        [block.incident] * block.budget_years if not isinstance(block.incident, list)
+        else block.incident
+    )
+    assert who.prevalent == block.prevalent and who.plan_members == block.plan_members
+    assert who.origin == "scenario population: block"
+    flagged = budget.resolve_population(s, incident=50, years=3, plan_members=10)
+    assert list(flagged.incident) == [50, 50, 50] and flagged.plan_members == 10
+    assert len(flagged.uptake) == 3 and "overridden" in flagged.origin
+    with pytest.raises(ValueError, match="--incident"):
+        budget.resolve_population(load_scenario(TINY))
+
+
+def test_population_block_is_checked_with_its_line(tmp_path):
+    from hemodel.scenario.load import ScenarioError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        f"extends: {TINY}\npopulation:\n  incident: [100, 200]\n  budget_years: 3\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError, match=r"bad.yaml:3.*population.incident.*one per budget"):
+        load_scenario(bad)
+
+
+def test_prevalent_patients_raise_the_simulated_budget():
+    s = load_scenario(TINY)
+    base = budget.resolve_population(s, incident=100, uptake=1.0, years=2)
+    more = budget.resolve_population(s, incident=100, uptake=1.0, years=2, prevalent=100)
+    t0, _ = budget.run_budget_impact(s, base, patients=60, seed=2)
+    t1, _ = budget.run_budget_impact(s, more, patients=60, seed=2)
+    assert t1["reference_cost"].sum() > t0["reference_cost"].sum()
 
 
 def test_budget_plot(tmp_path):
