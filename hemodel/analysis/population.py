@@ -1,0 +1,36 @@
+"""The decision population: how many patients today's decision (and research that informs
+it) concerns, for population EVPI and EVPPI.
+
+From the scenario's ``population:`` block, with ``N_t`` the new patients in year ``t`` (its
+``incident``; a per-year list is continued with its last value), ``H`` the decision horizon
+in years and ``r`` the annual discount rate of costs:
+
+    population = Σ_{t=0}^{⌈H⌉-1} w_t · N_{t+1} / (1 + r)^t,   w_t = min(1, H − t)
+
+(the last year counts in part when ``H`` is fractional). Prevalent patients are left out:
+their expected value of information differs from that of a new patient, whom the per-patient
+EVPI describes (Philips et al. 2008; Claxton & Sculpher 2006).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..scenario.schema import Scenario
+
+
+def decision_population(scenario: Scenario) -> float | None:
+    """Discounted number of future patients (persons) over the decision horizon, or ``None``
+    when the scenario has no ``population:`` block."""
+    block = scenario.population
+    if block is None:
+        return None
+    horizon = float(block.decision_horizon)
+    years = math.ceil(horizon)
+    per_year = block.incident if isinstance(block.incident, list) else [block.incident]
+    incident = np.array([per_year[min(t, len(per_year) - 1)] for t in range(years)], float)
+    weight = np.minimum(1.0, horizon - np.arange(years))
+    discount = (1.0 + scenario.discount_rates.costs.value) ** -np.arange(years)
+    return float((weight * incident * discount).sum())
