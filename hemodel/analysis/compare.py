@@ -56,8 +56,8 @@ def settings(scenario: Scenario) -> dict[str, tuple[Any, str]]:
 
     Numbers keep the unit they were written in (``12 weeks`` and ``3 months`` differ); money
     carries the currency (``USD``, ``USD per 28 days``, ``USD per QALY``), discount rates are
-    ``per year``. A list of numbers (the WTPs) is one setting; ``strategies`` lists the
-    strategy names so that a strategy with no settings of its own still shows."""
+    ``per year``. A list of numbers (the WTPs) is one setting, ``100000; 150000``;
+    ``strategies`` lists the strategy names, so that a strategy without settings still shows."""
     found: dict[str, tuple[Any, str]] = {}
     for name in type(scenario).model_fields:
         if name not in _NOT_INPUTS:
@@ -82,7 +82,7 @@ def _walk(obj: Any, path: tuple[str, ...], unit: str, currency: str, found: dict
         for key, value in obj.items():
             _walk(value, path + (str(key),), unit, currency, found)
     elif isinstance(obj, list | tuple) and all(isinstance(v, Param) for v in obj):
-        values = ", ".join(f"{v.value:g}" for v in obj)
+        values = "; ".join(f"{v.value:g}" for v in obj)
         found[".".join(path)] = (values, _unit(obj[0], path, unit, currency) if obj else "")
     else:
         found[".".join(path)] = (obj, "")

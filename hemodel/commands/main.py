@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "dsa",
     "threshold",
     "budget",
+    "compare",
     "init",
     "docs",
     "report",
