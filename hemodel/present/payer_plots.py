@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..analysis.threshold import threshold_prices
-from .plots import axes, money, strategy_colours, style
+from .plots import PALETTE, WTP_STYLES, axes, money, money_short, strategy_colours, style
 
 
 def sweep_plot(
@@ -59,6 +59,23 @@ def sweep_plot(
         return panels
 
 
+def price_range(thresholds: pd.DataFrame, base: float) -> tuple[float, float]:
+    """Prices to show (price unit): 0 to twice the base price, stretched to 1.25 × the
+    largest threshold price of at least 0 (``thresholds``: :func:`threshold_prices`)."""
+    stars = thresholds["threshold_price"].to_numpy(float)
+    stars = stars[np.isfinite(stars) & (stars >= 0)]
+    return 0.0, max(2.0 * base, 1.25 * stars.max() if stars.size else 0.0, 1.0)
+
+
+def icer_range(icers: np.ndarray, wtps: np.ndarray, reachable: bool) -> tuple[float, float]:
+    """ICERs to show (currency per QALY): up to 3 × the largest WTP when some price of at
+    least 0 reaches a WTP (the crossings are what matter), else up to the largest ICER on
+    the price range (the gap to the WTPs is what matters); down to the lowest ICER when it is
+    negative (cost-saving), but no further than half the top."""
+    top = 3.0 * wtps.max() if reachable else max(1.1 * np.nanmax(icers), 1.5 * wtps.max())
+    return max(min(0.0, float(np.nanmin(icers))), -0.5 * top), top
+
+
 def icer_price_plot(
     lines: pd.DataFrame,
     wtp: float | Sequence[float],
@@ -66,43 +83,60 @@ def icer_price_plot(
     label: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """ICER against the reference as a function of price, one line per strategy whose cost
-    depends on the price, with each WTP (dashed) and each threshold price (dot) marked."""
+    """ICER against the reference (currency per QALY) as a function of price (from 0), one
+    line per strategy that gains QALYs, with each WTP (dashed) and each threshold price (dot)
+    marked. The axes show prices from 0 to a few times the base price (:func:`price_range`)
+    and the ICERs that decide (:func:`icer_range`); when no price of at least 0 reaches a
+    WTP, a note says so."""
     reference = reference or str(lines["reference"].iloc[0])
-    thr = threshold_prices(lines, wtp, reference)
-    thr = thr[(thr["inc_cost_per_price_unit"] != 0) & (thr["inc_qaly"] > 0)]
+    wtps = np.atleast_1d(wtp).astype(float)
+    thr = threshold_prices(lines, wtps, reference)
+    thr = thr[thr["inc_qaly"] > 0]
     cur, unit = lines["currency"].iloc[0], lines["price_unit"].iloc[0]
     base = float(lines["base_price"].iloc[0])
     label = label or lines["price_parameter"].iloc[0]
-    stars = thr["threshold_price"].to_numpy(float)
-    lo = min(0.0, 1.1 * stars.min()) if stars.size else 0.0
-    hi = max(2.0 * base, 1.1 * stars.max() if stars.size else 0.0, 1.0)
+    lo, hi = price_range(thr, base)
     grid = np.linspace(lo, hi, 200)
+    first = thr.drop_duplicates("strategy")
+    icers = {
+        s.strategy: (s.inc_cost_at_zero + s.inc_cost_per_price_unit * grid) / s.inc_qaly
+        for s in first.itertuples()
+    }
+    shown = thr[(thr["threshold_price"] >= lo) & (thr["threshold_price"] <= hi)]
+    all_icers = np.concatenate(list(icers.values())) if icers else np.zeros(1)
+    bottom, top = icer_range(all_icers, wtps, not shown.empty)
     colours = strategy_colours(lines["strategy"])
     with style():
-        ax = axes(ax)
-        for name, g in thr.groupby("strategy", sort=False):
-            s = g.iloc[0]
-            icer = (s["inc_cost_at_zero"] + s["inc_cost_per_price_unit"] * grid) / s["inc_qaly"]
-            ax.plot(grid, icer, color=colours[name], lw=1.8, label=name)
-            ax.scatter(g["threshold_price"], g["wtp"], color=colours[name], s=36, zorder=3,
-                       edgecolors="black", linewidths=0.6)  # fmt: skip
-        for w, ls in zip(
-            np.atleast_1d(wtp).astype(float), ("--", "-.", ":", (0, (5, 1))), strict=False
-        ):
+        if ax is None:
+            ax = plt.figure(figsize=(9, 5)).add_subplot()
+        for s in first.itertuples():
+            note = f"ICER at base price {money(cur)(s.icer_at_base)}"
+            if s.inc_cost_per_price_unit == 0:
+                note += "; price does not change it"
+            ax.plot(grid, icers[s.strategy], color=colours[s.strategy], lw=1.8,
+                    label=f"{s.strategy} ({note})")  # fmt: skip
+        ax.scatter(shown["threshold_price"], shown["wtp"], c=shown["strategy"].map(colours),
+                   s=36, zorder=3, edgecolors="black", linewidths=0.6)  # fmt: skip
+        for w, ls in zip(wtps, WTP_STYLES * len(wtps), strict=False):
             ax.axhline(w, color="black", ls=ls, lw=1, label=f"WTP {cur} {w:,.0f}/QALY")
         ax.axvline(base, color="grey", lw=1.5, alpha=0.7, label=f"base price {cur} {base:,.0f}")
-        if lo < 0:
-            ax.axvspan(lo, 0, color="grey", alpha=0.12, lw=0, label="negative price (unattainable)")
+        if bottom < 0:
+            ax.axhspan(bottom, 0, color=PALETTE[2], alpha=0.1, lw=0,
+                       label="cost-saving and more effective")  # fmt: skip
+        if shown.empty and not first.empty:
+            best = first.loc[first["icer_at_zero"].idxmin()]
+            ax.text(0.02, 0.97, f"No price ≥ 0 brings an ICER down to a WTP:\nlowest ICER, "
+                    f"at price 0: {money(cur)(best['icer_at_zero'])}/QALY ({best['strategy']})",
+                    transform=ax.transAxes, va="top", fontsize=9,
+                    bbox=dict(facecolor="white", edgecolor="grey", alpha=0.9))  # fmt: skip
         ax.set_xlim(lo, hi)
+        ax.set_ylim(bottom, top)
         ax.xaxis.set_major_formatter(money(cur))
-        ax.yaxis.set_major_formatter(money(cur))
+        ax.yaxis.set_major_formatter(money_short(cur))
         ax.set_xlabel(f"Price of {label} ({unit})")
         ax.set_ylabel(f"ICER vs {reference} ({cur} per QALY)")
         ax.set_title(f"Threshold price of {label}\n(dots: price at which ICER = WTP)")
-        ax.legend(loc="upper left", fontsize=8)
-        for t in ax.get_xticklabels():
-            t.set_rotation(20)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5)
         return ax
 
 
@@ -136,16 +170,55 @@ def budget_plot(
             down += np.where(v < 0, v, 0)
         net = wide.sum(axis=1).to_numpy(float)
         ax.plot(years, net, "D", color="black", ms=6, label="net impact")
-        for x, y in zip(years, net, strict=True):
-            ax.annotate(f"{cur} {y / 1e6:,.1f}M", (x, y), textcoords="offset points", xytext=(0, 7),
-                        ha="center", fontsize=8, fontweight="bold")  # fmt: skip
+        for x, y, high, low in zip(years, net, up, down, strict=True):
+            above = y >= 0  # label beyond the end of the bars, clear of them
+            ax.annotate(f"net {money_short(cur)(y)}", (x, high if above else low),
+                        textcoords="offset points", xytext=(0, 4 if above else -4),
+                        ha="center", va="bottom" if above else "top", fontsize=8,
+                        fontweight="bold")  # fmt: skip
+        ax.margins(y=0.12)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(years, [f"Year {y}" for y in years])
         ax.grid(axis="x", visible=False)
-        ax.yaxis.set_major_formatter(money(cur))
+        ax.yaxis.set_major_formatter(money_short(cur))
         ax.set_xlabel("Calendar year after adoption")
         ax.set_ylabel(f"Budget impact ({cur} per year, undiscounted)")
         title = f"Budget impact of {strategy} vs {t['reference'].iloc[0]}"
+        ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
+        return ax
+
+
+def budget_overview_plot(
+    totals: pd.DataFrame,
+    currency: str,
+    order: Sequence[str] | None = None,
+    subtitle: str = "",
+    ax: Axes | None = None,
+) -> Axes:
+    """Net budget impact (currency per year, undiscounted) of every strategy against the
+    reference, grouped bars by calendar year, each strategy's total over the years in the
+    legend. ``totals``: :func:`hemodel.analysis.budget.totals`; ``order``: the scenario's
+    strategies (keeps each strategy's colour)."""
+    names = list(dict.fromkeys(totals["strategy"]))
+    colours = strategy_colours(order or [totals["reference"].iloc[0], *names])
+    years = np.sort(totals["year"].unique())
+    width = 0.8 / len(names)
+    with style():
+        if ax is None:
+            ax = plt.figure(figsize=(9, 4.8)).add_subplot()
+        for i, name in enumerate(names):
+            g = totals[totals["strategy"] == name].set_index("year").reindex(years)
+            total = f"{len(years)}-year total {money_short(currency)(g['impact'].sum())}"
+            ax.bar(years + (i - (len(names) - 1) / 2) * width, g["impact"], width=width * 0.92,
+                   color=colours[name], label=f"{name} ({total})")  # fmt: skip
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xticks(years, [f"Year {y}" for y in years])
+        ax.grid(axis="x", visible=False)
+        ax.yaxis.set_major_formatter(money_short(currency))
+        ax.set_xlabel("Calendar year after adoption")
+        ax.set_ylabel(f"Net budget impact ({currency} per year, undiscounted)")
+        title = f"Budget impact of each strategy vs {totals['reference'].iloc[0]}"
         ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
         return ax

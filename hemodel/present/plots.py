@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 #: Okabe & Ito (2008) colour-blind-safe palette, plus grey.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -56,6 +57,54 @@ def money(currency: str) -> FuncFormatter:
     )
 
 
+def money_short(currency: str) -> FuncFormatter:
+    """Axis formatter for large amounts: ``USD 150k``, ``USD 1.2M`` (ticks of WTP axes)."""
+
+    def short(x: float, _=None) -> str:
+        sign, x = ("−" if x < 0 else ""), abs(x)
+        if x >= 1e6:
+            return f"{sign}{currency} {x / 1e6:,.3g}M"
+        if x >= 1e3:
+            return f"{sign}{currency} {x / 1e3:,.3g}k"
+        return f"{sign}{currency} {x:,.0f}"
+
+    return FuncFormatter(short)
+
+
+#: Line styles of the scenario's willingness-to-pay thresholds, in order.
+WTP_STYLES = ("--", "-.", ":", (0, (5, 1)))
+
+
+def mark_wtps(ax: Axes, wtps: Sequence[float], currency: str) -> None:
+    """Dashed vertical lines at the willingness-to-pay thresholds (currency per QALY) on a
+    WTP axis, each labelled at the top; thresholds beyond the axis are left out."""
+    lo, hi = ax.get_xlim()
+    for w, ls in zip(wtps, WTP_STYLES * len(wtps), strict=False):
+        if not lo <= w <= hi:
+            continue
+        ax.axvline(w, color="black", ls=ls, lw=1, alpha=0.75)
+        ax.text(w, 0.98, f" WTP {money_short(currency)(w)}", transform=ax.get_xaxis_transform(),
+                rotation=90, ha="right", va="top", fontsize=8.5)  # fmt: skip
+    ax.set_xlim(lo, hi)
+
+
+def _wtp_axis(ax: Axes, grid, currency: str, wtps: Sequence[float] | None) -> None:
+    """WTP x-axis over ``grid`` (currency per QALY) with short money ticks and ``wtps``
+    marked."""
+    ax.set_xlim(float(min(grid)), float(max(grid)))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_formatter(money_short(currency))
+    ax.set_xlabel(f"Willingness to pay ({currency} per QALY)")
+    if wtps:
+        mark_wtps(ax, wtps, currency)
+
+
+def note(ax: Axes, text: str, x: float = 0.5, y: float = 0.5) -> None:
+    """A boxed note at ``(x, y)`` in axes coordinates (what a plot shows at a glance)."""
+    ax.text(x, y, text, transform=ax.transAxes, ha="center", va="center", fontsize=9.5,
+            bbox=dict(facecolor="white", edgecolor="grey", alpha=0.9))  # fmt: skip
+
+
 def axes(ax: Axes | None) -> Axes:
     if ax is not None:
         return ax
@@ -76,9 +125,12 @@ def ce_plane(
     wtp: float | None = None,
     ax: Axes | None = None,
     order: Sequence[str] | None = None,
+    wtps: Sequence[float] | None = None,
 ) -> Axes:
-    """Cost-effectiveness plane: incremental QALYs (x) vs incremental cost (y) per PSA sample,
-    with the willingness-to-pay line. ``plane`` has columns strategy, inc_qaly, inc_cost."""
+    """Cost-effectiveness plane: incremental QALYs (x) vs incremental cost (y, currency) per
+    PSA sample, with a line through the reference (the origin) for each willingness to pay
+    (``wtps``, or the single ``wtp``; currency per QALY). ``plane`` has columns strategy,
+    inc_qaly, inc_cost."""
     with style():
         ax = axes(ax)
         colours = strategy_colours(order or plane["strategy"])
@@ -103,22 +155,20 @@ def ce_plane(
             )
         ax.axhline(0, color="grey", lw=0.8)
         ax.axvline(0, color="grey", lw=0.8)
-        if wtp is not None:
-            lo, hi = ax.get_xlim()
-            ax.plot(
-                [lo, hi],
-                [wtp * lo, wtp * hi],
-                color="black",
-                ls="--",
-                lw=1,
-                label=f"WTP {currency} {wtp:,.0f}/QALY",
-            )
-            ax.set_xlim(lo, hi)
+        lines = list(wtps) if wtps is not None else [] if wtp is None else [wtp]
+        lo, hi = ax.get_xlim()
+        bottom, top = ax.get_ylim()
+        for w, ls in zip(lines, WTP_STYLES * len(lines), strict=False):
+            ax.plot([lo, hi], [w * lo, w * hi], color="black", ls=ls, lw=1,
+                    label=f"WTP {currency} {w:,.0f}/QALY")  # fmt: skip
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(bottom, top)
         ax.yaxis.set_major_formatter(money(currency))
         ax.set_xlabel("Incremental QALYs (discounted)")
         ax.set_ylabel(f"Incremental cost ({currency}, discounted)")
-        ax.set_title("Cost-effectiveness plane (diamond: mean)")
-        ax.legend(loc="best", markerscale=2)
+        ax.set_title("Cost-effectiveness plane (diamond: mean; below a WTP line: cost-effective)",
+                     fontsize=11)  # fmt: skip
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=2)
         return ax
 
 
@@ -128,14 +178,19 @@ def acceptability(
     frontier: pd.DataFrame | None = None,
     ax: Axes | None = None,
     order: Sequence[str] | None = None,
+    wtps: Sequence[float] | None = None,
 ) -> Axes:
-    """CEAC (probability each strategy is cost-effective by WTP) with the CEAF overlaid."""
+    """CEAC (probability each strategy is cost-effective by WTP, currency per QALY) with the
+    CEAF overlaid and the scenario's thresholds ``wtps`` marked."""
     with style():
         ax = axes(ax)
         colours = strategy_colours(order or curve["strategy"])
         for name, g in curve.groupby("strategy", sort=False, observed=True):
             ax.plot(g["wtp"], g["probability"], color=colours[name], lw=1.8, label=name)
         if frontier is not None:
+            best = frontier["strategy"].unique()
+            if len(best) == 1:
+                note(ax, f"{best[0]} is the optimal choice at every WTP shown")
             ax.plot(
                 frontier["wtp"],
                 frontier["probability"],
@@ -145,31 +200,71 @@ def acceptability(
                 label="acceptability frontier (CEAF)",
             )
         ax.set_ylim(-0.02, 1.02)
-        ax.xaxis.set_major_formatter(money(currency))
-        ax.set_xlabel(f"Willingness to pay ({currency} per QALY)")
+        _wtp_axis(ax, curve["wtp"], currency, wtps)
         ax.set_ylabel("Probability cost-effective")
         ax.set_title("Cost-effectiveness acceptability curves")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        for label in ax.get_xticklabels():
-            label.set_rotation(20)
         return ax
 
 
 def evpi_curve(
-    table: pd.DataFrame, currency: str, column: str = "evpi", ax: Axes | None = None
+    table: pd.DataFrame,
+    currency: str,
+    column: str = "evpi",
+    ax: Axes | None = None,
+    wtps: Sequence[float] | None = None,
 ) -> Axes:
-    """Expected value of perfect information by willingness to pay."""
+    """Expected value of perfect information (currency) by willingness to pay (currency per
+    QALY), with the scenario's thresholds ``wtps`` marked."""
     with style():
         ax = axes(ax)
         ax.plot(table["wtp"], table[column], color=PALETTE[0], lw=2)
-        ax.xaxis.set_major_formatter(money(currency))
+        ax.set_ylim(bottom=0, top=max(float(table[column].max()) * 1.08, 1.0))
+        _wtp_axis(ax, table["wtp"], currency, wtps)
         ax.yaxis.set_major_formatter(money(currency))
-        ax.set_xlabel(f"Willingness to pay ({currency} per QALY)")
         per = "per patient" if column == "evpi" else "population"
         ax.set_ylabel(f"EVPI ({currency}, {per})")
         ax.set_title("Expected value of perfect information")
-        for label in ax.get_xticklabels():
-            label.set_rotation(20)
+        return ax
+
+
+def evppi_plot(
+    table: pd.DataFrame,
+    currency: str,
+    wtp: float | None = None,
+    evpi: float | None = None,
+    top: int = 15,
+    ax: Axes | None = None,
+) -> Axes:
+    """Bars of the expected value of partial perfect information (currency per patient) of the
+    ``top`` parameter groups at one willingness to pay (default: the table's first), with the
+    EVPI of all parameters (``evpi``) as a dashed line. ``table``: :func:`cea.evppi` output
+    (group, wtp, evppi); groups named by parameter path get readable labels."""
+    from .labels import parameter_label
+
+    wtp = float(table["wtp"].iloc[0]) if wtp is None else wtp
+    t = table[np.isclose(table["wtp"], wtp)].nlargest(top, "evppi").iloc[::-1]
+    labels = [parameter_label(g) if "." in g else g for g in t["group"]]
+    with style():
+        if ax is None:
+            ax = plt.figure(figsize=(8, 1.4 + 0.34 * max(len(t), 3))).add_subplot()
+        ax.barh(range(len(t)), t["evppi"], color=PALETTE[0], height=0.65)
+        if evpi is not None:
+            ax.axvline(evpi, color="black", ls="--", lw=1, label="EVPI (all parameters)")
+            ax.legend(loc="lower right")
+        ax.set_yticks(range(len(t)), labels, fontsize=8.5)
+        ax.set_xlim(0, max(float(t["evppi"].max()), evpi or 0.0) * 1.08 or 1.0)
+        if not (t["evppi"] > 0).any():
+            note(
+                ax,
+                "EVPPI is 0 for every parameter: the same strategy is optimal\n"
+                "whatever the value of any one parameter",
+            )
+        ax.xaxis.set_major_formatter(money(currency))
+        ax.set_xlabel(f"EVPPI ({currency} per patient)")
+        ax.set_title(f"Partial value of information at WTP {currency} {wtp:,.0f}/QALY",
+                     fontsize=11)  # fmt: skip
+        ax.grid(axis="y", visible=False)
         return ax
 
 

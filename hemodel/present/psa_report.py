@@ -19,14 +19,22 @@ MIN_EVPPI_SAMPLES = 50
 
 
 def wtp_grid(
-    scenario: Scenario, frontier: pd.DataFrame, wtp_max: float | None = None, points: int = 101
+    scenario: Scenario,
+    frontier: pd.DataFrame,
+    wtp_max: float | None = None,
+    points: int = 101,
+    cover_frontier: bool = False,
 ) -> np.ndarray:
-    """0 … ``wtp_max`` (default: the larger of 5 × the scenario's largest WTP and twice the
-    smallest ICER on the frontier, so the first change of optimal strategy is well inside)."""
+    """Willingness to pay from 0 to ``wtp_max`` (currency per QALY), ``points`` values.
+
+    Default ``wtp_max``: 3 × the scenario's largest WTP, so its thresholds fill the axis;
+    with ``cover_frontier``, at least twice the smallest ICER on the ``frontier``
+    (:func:`cea.incremental_analysis`), so the first change of optimal strategy is inside."""
     if wtp_max is None:
+        wtp_max = 3 * max(w.value for w in scenario.willingness_to_pay)
         icers = frontier["icer"].replace([np.inf, -np.inf], np.nan).dropna()
-        top = max(w.value for w in scenario.willingness_to_pay)
-        wtp_max = max(5 * top, 2 * icers.min() if len(icers) else 0.0)
+        if cover_frontier and len(icers):
+            wtp_max = max(wtp_max, 2 * icers.min())
     return np.linspace(0.0, wtp_max, points)
 
 
@@ -60,9 +68,14 @@ def psa_outputs(
             t[name].to_csv(out / f"{name}.csv", index=False)
     order, wtps = list(scenario.strategies), [w.value for w in scenario.willingness_to_pay]
     plane = cea.ce_plane(per, scenario.reference)
-    plots.save(plots.ce_plane(plane, cur, wtp=wtps[0], order=order), out / "ce_plane.png")
-    plots.save(plots.acceptability(t["ceac"], cur, t["ceaf"], order=order), out / "ceac.png")
-    plots.save(plots.evpi_curve(t["evpi"], cur), out / "evpi.png")
+    plots.save(plots.ce_plane(plane, cur, order=order, wtps=wtps), out / "ce_plane.png")
+    ceac = plots.acceptability(t["ceac"], cur, t["ceaf"], order=order, wtps=wtps)
+    plots.save(ceac, out / "ceac.png")
+    plots.save(plots.evpi_curve(t["evpi"], cur, wtps=wtps), out / "evpi.png")
+    if t["evppi"] is not None:
+        evpi = float(cea.evpi(per, [wtps[0]])["evpi"].iloc[0])
+        evppi = plots.evppi_plot(t["evppi"], cur, wtp=wtps[0], evpi=evpi)
+        plots.save(evppi, out / "evppi.png")
     return t
 
 
