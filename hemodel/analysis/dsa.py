@@ -24,6 +24,7 @@ from ..scenario.load import parameters, with_strategies, with_values
 from ..scenario.schema import (
     CostRate,
     Decrement,
+    Delay,
     DiscountRate,
     Duration,
     Probability,
@@ -78,7 +79,22 @@ def parameter_unit(scenario: Scenario, path: str) -> str:
         return "SD of log"
     if path.endswith(".shedding_at_progression"):
         return "fold change"
+    if path.startswith("willingness_to_pay."):
+        return f"{cur} per QALY"
+    if path.startswith("cohort.age."):
+        return "years"
+    parent = _parent(scenario, path)
+    if isinstance(parent, Delay):  # a delay's value, bounds, mean or SD: in its unit
+        return parent.unit
     return ""
+
+
+def _parent(scenario: Scenario, path: str) -> object:
+    """The object that holds the parameter at dotted ``path`` (``None`` if there is none)."""
+    node: object = scenario
+    for part in path.split(".")[:-1]:
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+    return node
 
 
 def ranged_parameters(
