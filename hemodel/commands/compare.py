@@ -64,11 +64,8 @@ def run(args) -> int:
     from .arguments import open_scenario
 
     names = [args.scenario, *args.others]
-    if len(names) < 2:
-        print(f"{NAME}: give at least two scenarios to compare", file=sys.stderr)
-        return 2
     try:
-        common = numbers(args.wtp, "--wtp") if args.wtp else []
+        common = _checked(args, names)
     except ValueError as exc:
         print(f"{NAME}: {exc}", file=sys.stderr)
         return 2
@@ -98,16 +95,30 @@ def run(args) -> int:
     return 0
 
 
+def _checked(args, names: list[str]) -> list[float]:
+    """The common WTPs of ``--wtp`` (currency per QALY); a ValueError for unusable arguments."""
+    if len(names) < 2:
+        raise ValueError("give at least two scenarios to compare")
+    if args.out and args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file, not a folder")
+    common = numbers(args.wtp, "--wtp") if args.wtp else []
+    if any(not 0 <= w < float("inf") for w in common):
+        raise ValueError(f"--wtp must be numbers >= 0 (per QALY), got {args.wtp!r}")
+    return common
+
+
 def _warn_repeats(names: list[str], paths: list[Path]) -> None:
     """A warning on stderr for each scenario file given more than once."""
     seen: dict[Path, str] = {}
     for name, path in zip(names, paths, strict=True):
         where = path.resolve()
         if where in seen:
-            print(
-                f"warning: {name} is the same file as {seen[where]}: their results are identical",
-                file=sys.stderr,
+            twice = (
+                f"{name} is given twice"
+                if name == seen[where]
+                else (f"{seen[where]} and {name} are the same file")
             )
+            print(f"warning: {twice}: their results will be identical", file=sys.stderr)
         seen.setdefault(where, name)
 
 
