@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize, TwoSlopeNorm
 
+from .labels import parameter_label
 from .plots import PALETTE, axes, money, style
 from .tables import short_number
 
@@ -21,7 +22,8 @@ def _outcome_label(measure: str, currency: str, wtp: float) -> str:
 
 def tornado(table: pd.DataFrame, top: int = 15, ax: Axes | None = None) -> Axes:
     """Tornado diagram of a :func:`one_way` table: the ``top`` parameters by swing, bars from
-    the base outcome to the outcome at each end of the range."""
+    the base outcome to the outcome at each end of the range, on an axis centred on the base
+    outcome (the decision line, INMB = 0 or ICER = WTP, is drawn when it falls on it)."""
     t = table[table["used"]].head(top).iloc[::-1]
     first = table.iloc[0]
     measure, cur, wtp = first["measure"], first["currency"], float(first["wtp"])
@@ -36,14 +38,20 @@ def tornado(table: pd.DataFrame, top: int = 15, ax: Axes | None = None) -> Axes:
         ):
             ax.barh(y, t[col] - base, left=base, color=colour, height=0.7, label=label)
         ax.axvline(base, color="black", lw=1)
-        if measure == "inmb":
-            ax.axvline(0, color="grey", lw=1, ls="--", label="INMB = 0 (ICER = WTP)")
-        else:
-            ax.axvline(wtp, color="grey", lw=1, ls="--", label=f"WTP {cur} {wtp:,.0f}/QALY")
+        reach = np.nanmax(np.abs(t[["outcome_low", "outcome_high"]].to_numpy(float) - base))
+        reach = 1.1 * reach if np.isfinite(reach) and reach > 0 else max(abs(base), 1.0) * 0.1
+        ax.set_xlim(base - reach, base + reach)
+        line, text = (0.0, "INMB = 0 (ICER = WTP)") if measure == "inmb" else (
+            wtp, f"WTP {cur} {wtp:,.0f}/QALY")  # fmt: skip
+        if abs(line - base) <= reach:
+            ax.axvline(line, color="grey", lw=1, ls="--", label=text)
+        else:  # a legend entry only: the line would squeeze the bars
+            side = "→" if line > base else "←"
+            ax.plot([], [], color="grey", lw=1, ls="--",
+                    label=f"{text}: off the axis {side} at {money(cur)(line)}")  # fmt: skip
         labels = [
-            f"{r.parameter}\n[{short_number(r.low)} – {short_number(r.high)} {r.unit}]".replace(
-                " ]", "]"
-            )
+            f"{parameter_label(r.parameter)}\n"
+            f"[{short_number(r.low)} – {short_number(r.high)} {r.unit}]".replace(" ]", "]")
             for r in t.itertuples()
         ]
         ax.set_yticks(y, labels, fontsize=8)
