@@ -75,7 +75,7 @@ def run(args) -> int:
     import pandas as pd
 
     from ..analysis import budget
-    from ..present.payer_plots import budget_plot
+    from ..present.payer_plots import budget_overview_plot, budget_plot
     from ..present.plots import save
 
     path, scenario = open_scenario(args.scenario)
@@ -121,6 +121,9 @@ def run(args) -> int:
         name = f"budget_{s}.png"
         save(budget_plot(table, s, subtitle), args.out / name)
         pngs.append(name)
+    order = list(scenario.strategies)
+    save(budget_overview_plot(tot, cur, order, subtitle), args.out / "budget_overview.png")
+    pngs.append("budget_overview.png")
     print(
         f"{scenario.name}: budget impact vs {scenario.reference}, UNDISCOUNTED {cur} "
         f"({scenario.price_year} prices)\n{who.describe()}; "

@@ -205,6 +205,6 @@ def test_cli_writes_tables_and_plots(tmp_path, capsys):
     text = capsys.readouterr().out
     assert code == 0 and "UNDISCOUNTED USD" in text and "Impact (USD)" in text
     for name in ("budget_impact.csv", "budget_totals.csv", "annual_costs.csv",
-                 "budget_blood_test_q12w.png"):  # fmt: skip
+                 "budget_blood_test_q12w.png", "budget_overview.png"):  # fmt: skip
         assert (out / name).exists()
     assert main(["budget", TINY, "--uptake", "2", "--out", str(out), "--quiet"]) == 2
