@@ -31,7 +31,7 @@ from ..model.outcomes import COST_CATEGORIES
 from ..scenario.load import parameters, scenario_hash
 from ..scenario.schema import Scenario
 from ..scenario.sources import parameter_sources
-from ..scenario.units import DAYS_PER_UNIT, DAYS_PER_YEAR
+from ..scenario.units import DAYS_PER_YEAR
 from .labels import parameter_label
 
 GENERAL = "General"
@@ -162,6 +162,7 @@ COLUMNS: dict[str, Column] = {
     "strategy_cost": _money("Strategy-world cost"),
     "impact": _money("Budget impact"),
     "cumulative_impact": _money("Cumulative budget impact"),
+    "impact_pmpm": Column("Budget impact per member per month ({currency}, {basis})", INCREMENT),
     # testing-interval sweep
     "every_weeks": Column("Testing interval (weeks)"),
     "start_weeks": Column("First test (week)"),
@@ -532,7 +533,7 @@ def manifest_items(
         "price_year": scenario.price_year,
         "discount_rate_costs": rates.costs.value,
         "discount_rate_qalys": rates.qalys.value,
-        "time_horizon_years": horizon.value * DAYS_PER_UNIT[horizon.unit] / DAYS_PER_YEAR,
+        "time_horizon_years": horizon.days() / DAYS_PER_YEAR,
         "willingness_to_pay": [w.value for w in scenario.willingness_to_pay],
         "reference_strategy": scenario.reference,
         "seed": seed,

@@ -14,7 +14,7 @@ from hemodel.analysis.psa import run_psa
 from hemodel.present import workbook
 from hemodel.present.psa_report import psa_tables
 from hemodel.run.simulation import simulate
-from hemodel.scenario.load import load_scenario
+from hemodel.scenario.load import load_scenario, scenario_from_dict
 
 from ..conftest import ROOT
 
@@ -259,8 +259,6 @@ def test_charts_and_manifest_are_checked(tmp_path):
 
 
 def test_manifest_time_horizon_is_in_years(tiny):
-    from hemodel.scenario.load import scenario_from_dict
-
     scenario = scenario_from_dict(tiny(time_horizon="18 months"))
     items = workbook.manifest_items(scenario, "s.yaml", seed=3, patients=10, engine="simpy")
     assert items["time_horizon_years"] == pytest.approx(1.5)
