@@ -73,7 +73,8 @@ def _icer(icer: float, note: object) -> object:
 
 
 def _by_scenario(results: pd.DataFrame, keys: Sequence[str], columns: dict) -> pd.DataFrame:
-    """Strategies as rows and, per scenario, ``columns`` (heading → function of a row)."""
+    """Strategies as rows and, per scenario, ``columns`` (heading → function of a row); blank
+    where a scenario lacks the strategy."""
     currency = results.dropna(subset=["currency"]).groupby("scenario")["currency"].first()
     strategies = list(dict.fromkeys(results["strategy"]))
     table = results.set_index(["strategy", "scenario"])
@@ -81,7 +82,8 @@ def _by_scenario(results: pd.DataFrame, keys: Sequence[str], columns: dict) -> p
     for key in keys:
         group = f"{key} ({currency[key]})"
         for heading, cell in columns.items():
-            data[(group, heading)] = [cell(table.loc[(s, key)]) for s in strategies]
+            rows = [table.loc[(s, key)] for s in strategies]
+            data[(group, heading)] = [cell(r) if pd.notna(r["cost"]) else _MISSING for r in rows]
     return pd.DataFrame(data)
 
 
@@ -187,12 +189,21 @@ def ce_planes(results: pd.DataFrame, decisions: pd.DataFrame, keys: Sequence[str
             rows = results[(results["scenario"] == key) & results["cost"].notna()]
             wtps = decisions[(decisions["scenario"] == key) & (decisions["wtp_from"] == "scenario")]
             _plane(ax, rows, wtps["wtp"], colours)
-            ax.set_title(key, fontsize=11)
-        handles = {h.get_label(): h for ax in panels[0] for h in ax.get_legend_handles_labels()[0]}
-        fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5))
+            ax.set_title(f"{key}: against {rows['reference'].iloc[0]}", fontsize=11)
+        fig.legend(*_legend(panels[0], colours), loc="center left", bbox_to_anchor=(1.0, 0.5))
         fig.suptitle("Each strategy against its scenario's reference (means per patient)")
         fig.tight_layout()
     return fig
+
+
+def _legend(panels, colours: dict) -> tuple[list, list[str]]:
+    """One legend for all panels: strategies in their colour order, then lines (frontier,
+    WTPs) in the order drawn; each label once."""
+    found: dict = {}
+    for ax in panels:
+        found.update(zip(*ax.get_legend_handles_labels()[::-1], strict=True))
+    labels = [s for s in colours if s in found] + [k for k in found if k not in colours]
+    return [found[k] for k in labels], labels
 
 
 def _plane(ax, rows: pd.DataFrame, wtps: pd.Series, colours: dict) -> None:
