@@ -7,7 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution, numbers
+from .arguments import (
+    add_execution_arguments,
+    add_scenario_arguments,
+    execution,
+    numbers,
+    open_scenario,
+)
 
 EXAMPLE = """examples:
   hemodel compare serena6_us serena6_uk --patients 2000 --out compare/
@@ -61,7 +67,6 @@ def keys(names: list[str]) -> list[str]:
 def run(args) -> int:
     from ..analysis import compare
     from ..present import compare_report
-    from .arguments import open_scenario
 
     names = [args.scenario, *args.others]
     try:
