@@ -38,6 +38,11 @@ BACKENDS = ("serial", "processes", "dask")
 #: Below this many patient-strategy simulations, ``workers=None`` runs in-process: starting
 #: worker processes (about a second each) would cost more than it saves.
 SMALL_RUN = 50_000
+#: Cost of one patient-strategy simulation relative to the SimPy engine, to weigh a run's
+#: work against :data:`SMALL_RUN` (measured in one process on serena6_us: about 1,300 a
+#: second on the SimPy engine, 120,000-160,000 on the array engine in batches of 10,000, where
+#: worker processes cost more in start-up and in sending tables back than they save).
+ENGINE_COST = {"simpy": 1.0, "array": 0.01}
 #: Times a process pool may break (a worker died) in one ``map`` before giving up.
 MAX_POOL_RESTARTS = 10
 #: Dask settings for the clusters hemodel starts (and its client). By default Dask samples
@@ -59,7 +64,8 @@ def resolve(
 
     ``scheduler`` implies ``"dask"``. Without a back-end, one worker means ``"serial"`` and
     more mean ``"processes"``; ``workers=None`` means every core, or one for runs of fewer
-    than :data:`SMALL_RUN` patient-strategy simulations (``work``).
+    than :data:`SMALL_RUN` patient-strategy simulations (``work``, counted at the SimPy
+    engine's cost: see :data:`ENGINE_COST`).
     """
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")

@@ -25,7 +25,7 @@ from ..model.inputs import build_inputs
 from ..scenario.load import load_scenario, scenario_hash
 from ..scenario.schema import Scenario
 from .checkpoint import Checkpoint
-from .parallel import Executor
+from .parallel import ENGINE_COST, Executor
 from .progress import progress_bar
 from .results import Results
 
@@ -97,7 +97,8 @@ def simulate(
     ``progress``: ``True`` shows a progress bar, ``None`` shows it only on a terminal.
     ``budget_years`` > 0 adds undiscounted costs by year since start and category
     (columns ``cost_y<year>_<category>``) for budget impact analysis.
-    ``workers`` (``None``: all cores, or in-process for small runs), ``backend``
+    ``workers`` (``None``: all cores, or in-process for small runs, weighed by the engine's
+    cost: :data:`~hemodel.run.parallel.ENGINE_COST`), ``backend``
     (``"serial"``, ``"processes"``, ``"dask"``), ``scheduler`` (a Dask scheduler address)
     or a running ``executor`` choose where chunks of ``batch_size`` patients run (default:
     1,000 for the SimPy engine, 10,000 for the array engine); the results are the same
@@ -142,9 +143,8 @@ def simulate(
         if count:
             bar.update(todo[j][1] * n_strategies)
 
-    ex = executor or Executor(
-        workers, backend, scheduler, work=sum(n for _, n in todo) * n_strategies
-    )
+    work = sum(n for _, n in todo) * n_strategies * ENGINE_COST[engine]
+    ex = executor or Executor(workers, backend, scheduler, work=round(work))
     try:
         with bar:
             if ex.backend == "serial" or len(todo) <= 1:
