@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .arguments import (
@@ -95,14 +97,15 @@ def register(sub) -> None:
         type=lambda t: positive_int(t, 0),
         help="posterior draws re-simulated for the predictive check (default 40)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bar (on a terminal) or lines (piped)"
+    )
     add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     import sys
-    import time
     import warnings
 
     from ..credibility.calibrate import calibrate, format_fit, write_calibrated
@@ -127,17 +130,18 @@ def run(args) -> int:
     given = [f"--{k.replace('_', '-')}" for k in _BAYES_ONLY if getattr(args, k) is not None]
     if given:
         raise SystemExit(f"{', '.join(given)}: only with --method bayes")
-    t0 = time.time()
+    budget = 150 if args.max_evaluations is None else args.max_evaluations
+    with (
+        warnings.catch_warnings(),
+        _progress(args.quiet, budget, "evaluation") as tell,
+    ):
+        warnings.simplefilter("ignore")
 
-    def progress(values, objective):
-        if not args.quiet:
+        def progress(values, objective):
             shown = ", ".join(f"{k.rsplit('.', 2)[-2]}.{k.rsplit('.', 1)[-1]}={v:.4g}"
                               for k, v in values.items())  # fmt: skip
-            print(f"  [{time.time() - t0:5.0f}s] objective {objective:9.4g}  {shown}",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            tell(f"objective {objective:9.4g}  {shown}")
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
         try:
             fit = calibrate(
                 scenario,
@@ -145,7 +149,7 @@ def run(args) -> int:
                 patients=args.patients,
                 seed=args.seed,
                 start=start,
-                max_evaluations=150 if args.max_evaluations is None else args.max_evaluations,
+                max_evaluations=budget,
                 progress=progress,
                 **execution(args),
             )
@@ -171,7 +175,6 @@ def run(args) -> int:
 def _run_bayes(args, path: Path, scenario, start: dict) -> int:
     """``--method bayes``: sample, print the posterior, write the outputs."""
     import sys
-    import time
     import warnings
 
     from ..credibility.bayes import BURN, PREDICTIVE, STEPS, calibrate_bayes
@@ -180,15 +183,12 @@ def _run_bayes(args, path: Path, scenario, start: dict) -> int:
 
     steps = args.steps or STEPS
     burn = args.burn if args.burn is not None else min(BURN, steps // 3)
-    t0 = time.time()
-
-    def progress(step, steps, evaluations, acceptance):
-        if not args.quiet:
-            print(f"  [{time.time() - t0:5.0f}s] step {step}/{steps}: {evaluations} evaluations, "
-                  f"acceptance {acceptance:.2f}", file=sys.stderr, flush=True)  # fmt: skip
-
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _progress(args.quiet, steps, "step") as tell:
         warnings.simplefilter("ignore")
+
+        def progress(step, steps, evaluations, acceptance):
+            tell(f"step {step}/{steps}: {evaluations} evaluations, acceptance {acceptance:.2f}")
+
         try:
             post = calibrate_bayes(
                 scenario,
@@ -216,3 +216,27 @@ def _run_bayes(args, path: Path, scenario, start: dict) -> int:
     names = ", ".join(p.name for p in written.values())
     print(f"\nWrote to {out}: {names}\n(PSA: hemodel psa {written['scenario']})")
     return 0
+
+
+@contextmanager
+def _progress(quiet: bool, total: int, unit: str) -> Iterator[Callable[[str], None]]:
+    """``tell(line)`` after each of at most ``total`` steps: on a terminal a progress bar
+    with ``line`` beside it; piped (or under CI), ``line`` on stderr after the seconds
+    elapsed; with ``--quiet``, nothing."""
+    import sys
+    import time
+
+    from ..run.progress import progress_bar
+
+    t0 = time.time()
+    with progress_bar(total, "calibrate", unit, False if quiet else None, leave=False) as bar:
+        shown = not bar.disable
+
+        def tell(line: str) -> None:
+            if shown:
+                bar.set_postfix_str(line, refresh=False)
+                bar.update()
+            elif not quiet:
+                print(f"  [{time.time() - t0:5.0f}s] {line}", file=sys.stderr, flush=True)
+
+        yield tell
