@@ -40,6 +40,7 @@ def register(sub) -> None:
         help="ctDNA + imaging interval of every trial, in weeks (default: each trial's every:, "
         "8 for the default trial)",
     )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
 
@@ -54,6 +55,7 @@ def run(args) -> int:
     from ..credibility.trial import trial_designs
     from ..credibility.validate import format_funnel, format_targets, validate
     from ..present.credibility_plots import km_plot
+    from ..run.progress import elapsed_bar
 
     path, scenario = open_scenario(args.scenario)
     out = args.out or Path("validation") / path.stem
@@ -62,7 +64,10 @@ def run(args) -> int:
         designs = {
             n: dataclasses.replace(d, every_weeks=args.every_weeks) for n, d in designs.items()
         }
-    with warnings.catch_warnings():
+    with (
+        warnings.catch_warnings(),
+        elapsed_bar(f"validate {scenario.name}", False if args.quiet else None),
+    ):
         warnings.simplefilter("ignore")  # lifelines' convergence chatter; results are checked
         v = validate(
             scenario, patients=args.patients, seed=args.seed, design=designs, **execution(args)
