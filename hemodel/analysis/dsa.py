@@ -36,6 +36,12 @@ MEASURES = ("inmb", "icer")
 
 
 # ------------------------------------------------------------------------- set-up
+def default_comparison(scenario: Scenario) -> str:
+    """The first strategy with ctDNA monitoring, else the first non-reference strategy."""
+    others = [n for n in scenario.strategies if n != scenario.reference]
+    return next((n for n in others if scenario.strategies[n].monitoring), others[0])
+
+
 def reduced_scenario(scenario: Scenario, comparison: str, reference: str | None = None) -> Scenario:
     """The scenario with only ``reference`` (default: the scenario's) and ``comparison``."""
     reference = reference or scenario.reference

@@ -87,18 +87,6 @@ def sweep(scenario: Scenario, patients: int, seed: int, wtps: list[float] | None
     return Sweep(name, table, optimal, (float(ref["cost"]), float(ref["qaly"])))
 
 
-def optimal_display(optimal: pd.DataFrame, currency: str) -> pd.DataFrame:
-    """The sweep's optimal strategy per WTP, for display."""
-    out = pd.DataFrame({f"WTP ({currency}/QALY)": optimal["wtp"].map("{:,.0f}".format)})
-    out["Optimal strategy"] = optimal["strategy"]
-    out["Testing interval (weeks)"] = optimal["every_weeks"].map(
-        lambda x: "—" if pd.isna(x) else f"{x:g}"
-    )
-    out["Assay"] = optimal["assay"].fillna("—")
-    out[f"Net benefit ({currency})"] = optimal["nmb"].map("{:,.0f}".format)
-    return out
-
-
 @dataclass(frozen=True)
 class Threshold:
     """Threshold prices of ``item`` (``hemodel threshold``): the cost lines, the price at which
@@ -124,27 +112,6 @@ def threshold(
     wtps = wtps or _wtps(scenario)
     lines = th.price_lines(scenario, item, patients=patients, seed=seed, **_RUN)
     return Threshold(item, lines, th.threshold_prices(lines, wtps), th.frontier_prices(lines, wtps))
-
-
-def threshold_display(t: Threshold, currency: str) -> pd.DataFrame:
-    unit = t.lines["price_unit"].iloc[0]
-    p = t.prices
-
-    def money(x: float) -> str:
-        if pd.isna(x):
-            return "—"
-        return f"{x:,.0f}" if abs(x) != float("inf") else ("∞" if x > 0 else "−∞")
-
-    return pd.DataFrame(
-        {
-            f"WTP ({currency}/QALY)": p["wtp"].map(money),
-            "Strategy": p["strategy"],
-            "ΔQALYs": p["inc_qaly"].map("{:.4f}".format),
-            f"ICER at base price ({currency}/QALY)": p["icer_at_base"].map(money),
-            f"Threshold price ({unit})": p["threshold_price"].map(money),
-            "Note": p["note"].fillna(""),
-        }
-    )
 
 
 @dataclass(frozen=True)
@@ -189,31 +156,6 @@ def psa(scenario: Scenario, samples: int, patients: int, seed: int) -> PSA:
     engine = choose("auto", build_inputs(scenario))
     tables = psa_tables(scenario, per, drawn, patients, engine)
     return PSA(tables, cea.ce_plane(per, scenario.reference))
-
-
-def budget_display(totals: pd.DataFrame) -> pd.DataFrame:
-    """Budget totals by strategy and year, undiscounted, for display."""
-    cur = totals["currency"].iloc[0]
-
-    def money(column: str) -> pd.Series:
-        return totals[column].map("{:,.0f}".format)
-
-    return pd.DataFrame(
-        {
-            "Strategy": totals["strategy"],
-            "Year": totals["year"],
-            f"Reference cost ({cur}, undisc.)": money("reference_cost"),
-            f"Strategy cost ({cur}, undisc.)": money("strategy_cost"),
-            f"Budget impact ({cur})": money("impact"),
-            f"Cumulative impact ({cur})": money("cumulative_impact"),
-        }
-    ).assign(
-        **(
-            {f"Impact per member per month ({cur})": totals["impact_pmpm"].map("{:,.4f}".format)}
-            if "impact_pmpm" in totals
-            else {}
-        )
-    )
 
 
 def result_tables(base, sweep, threshold, budget, psa) -> dict[str, pd.DataFrame]:

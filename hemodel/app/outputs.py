@@ -11,7 +11,7 @@ from typing import Any
 from htmltools import TagList
 from shiny import Inputs, render, ui
 
-from ..present import payer_plots, plots
+from ..present import payer_plots, payer_tables, plots
 from ..present.tables import frontier_table
 from ..scenario.schema import Scenario
 from . import analyses
@@ -158,7 +158,7 @@ def render_outputs(
     @render.table
     def sweep_optimal():
         s = value(tasks.sweep)
-        return analyses.optimal_display(s.optimal, scenario(tasks.sweep).currency) if s else None
+        return payer_tables.optimal_table(s.optimal, scenario(tasks.sweep).currency) if s else None
 
     @render.image
     def sweep_plot():
@@ -179,7 +179,13 @@ def render_outputs(
     @render.table
     def threshold_table():
         t = value(tasks.threshold)
-        return analyses.threshold_display(t, scenario(tasks.threshold).currency) if t else None
+        return (
+            payer_tables.threshold_table(
+                t.prices, t.lines["price_unit"].iloc[0], scenario(tasks.threshold).currency
+            )
+            if t
+            else None
+        )
 
     @render.image
     def threshold_plot():
@@ -202,7 +208,7 @@ def render_outputs(
     @render.table
     def budget_totals():
         b = value(tasks.budget)
-        return analyses.budget_display(b.totals) if b else None
+        return payer_tables.budget_table(b.totals) if b else None
 
     @render.ui
     def budget_choice():
@@ -249,8 +255,8 @@ def render_outputs(
         if p is None:
             return None
         s = scenario(tasks.psa)
-        wtp = s.willingness_to_pay[0].value
-        plane = plots.ce_plane(p.plane, s.currency, wtp=wtp, order=list(s.strategies))
+        wtps = [w.value for w in s.willingness_to_pay]
+        plane = plots.ce_plane(p.plane, s.currency, order=list(s.strategies), wtps=wtps)
         return picture(plane, "psa_plane", "PSA samples on the cost-effectiveness plane")
 
     @render.image
@@ -259,8 +265,9 @@ def render_outputs(
         if p is None:
             return None
         s = scenario(tasks.psa)
+        wtps = [w.value for w in s.willingness_to_pay]
         curves = plots.acceptability(
-            p.tables["ceac"], s.currency, p.tables["ceaf"], order=list(s.strategies)
+            p.tables["ceac"], s.currency, p.tables["ceaf"], order=list(s.strategies), wtps=wtps
         )
         return picture(curves, "ceac", "Cost-effectiveness acceptability curves and frontier")
 
@@ -269,8 +276,10 @@ def render_outputs(
         p = value(tasks.psa)
         if p is None:
             return None
+        s = scenario(tasks.psa)
+        wtps = [w.value for w in s.willingness_to_pay]
         return picture(
-            plots.evpi_curve(p.tables["evpi"], scenario(tasks.psa).currency),
+            plots.evpi_curve(p.tables["evpi"], s.currency, wtps=wtps),
             "evpi",
             "Expected value of perfect information per patient",
         )

@@ -18,7 +18,7 @@ from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 
 from ..analysis.budget import population
 from ..present import plots
-from ..present.report import build
+from ..present.report import ReportSettings, build
 from ..run.progress import Cancelled
 from ..scenario.load import Checked
 from ..scenario.problems import ScenarioError
@@ -302,14 +302,20 @@ def _server(start: Source, extra: str | None):
                 _check_run(patients, seed)
                 checked = edited(src, e)
                 out = Path(tempfile.mkdtemp(prefix="report-", dir=folder))
-                html, _ = build(checked.scenario, checked.path, out, patients=patients,
-                                seed=seed, progress=False, workers=1)  # fmt: skip
+                chosen = ReportSettings(patients, seed, analyses=QUICK_REPORT)
+                html, _ = build(checked.scenario, checked.path, out, chosen, progress=False,
+                                workers=1)  # fmt: skip
             except (ScenarioError, ValueError) as exc:
                 ui.notification_show(f"Report: {exc}", type="error", duration=10)
                 return
             yield html.read_bytes()
 
     return server
+
+
+#: The analyses of the report the app downloads: those that take seconds, not minutes (the
+#: PSA, DSA and validation come with ``hemodel report`` on the command line).
+QUICK_REPORT = ("base", "survival", "threshold", "budget", "convergence")
 
 
 def _shares(text: str) -> list[float]:

@@ -54,12 +54,6 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def default_comparison(scenario) -> str:
-    """The first strategy with ctDNA monitoring, else the first non-reference strategy."""
-    others = [n for n in scenario.strategies if n != scenario.reference]
-    return next((n for n in others if scenario.strategies[n].monitoring), others[0])
-
-
 def run(args) -> int:
     import pandas as pd
 
@@ -72,7 +66,7 @@ def run(args) -> int:
     if len(scenario.strategies) < 2:
         print("the scenario needs at least two strategies", file=sys.stderr)
         return 2
-    comparison = args.comparison or default_comparison(scenario)
+    comparison = args.comparison or dsa.default_comparison(scenario)
     progress = False if args.quiet else None
     common = dict(
         reference=args.reference,

@@ -7,31 +7,50 @@ from pathlib import Path
 
 from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
 
-EXAMPLE = """examples:
-  hemodel report scenarios/serena6_us.yaml --out report/
-  hemodel report my_scenario.yaml --psa-samples 200 --sweep --out report/
+SECTIONS = "base, survival, sweep, dsa, threshold, budget, psa, validation, convergence"
 
-writes report.html (open in any browser; works offline) and report.xlsx (one sheet per table)
+EXAMPLE = f"""examples:
+  hemodel report scenarios/serena6_us.yaml --out report/
+  hemodel report --only base,survival,budget --out quick/   # some analyses only
+  hemodel report --skip psa,validation --out report/
+  hemodel report --psa-samples 1000 --psa-patients 2000 --out final/
+
+sections: {SECTIONS}
+(the executive summary, decision problem, strategies, model diagram, inputs, CHEERS 2022
+checklist and manifest are always there).
+writes report.html (open in any browser; works offline) and report.xlsx (one sheet per table,
+numbers as numbers, CE plane and CEAC charts); the PSA's files go to OUT/psa/
 """
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "report",
-        help="HTML report and Excel workbook of a scenario",
+        help="HTML report and Excel workbook of a scenario: every analysis, CHEERS 2022",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scenario_arguments(p, patients=2000)
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder")
+    p.add_argument("--only", type=_names, help=f"comma-separated sections ({SECTIONS})")
+    p.add_argument("--skip", type=_names, help="comma-separated sections to leave out")
+    p.add_argument("--psa-samples", type=int, default=100, help="PSA samples (default 100)")
     p.add_argument(
-        "--psa-samples",
-        type=int,
-        default=0,
-        help="add a PSA with this many samples (default: none)",
+        "--psa-patients", type=int, default=500, help="patients per PSA sample (default 500)"
     )
-    p.add_argument("--psa-patients", type=int, default=500, help="patients per PSA sample")
-    p.add_argument("--sweep", action="store_true", help="add the scenario's first sweep")
+    p.add_argument(
+        "--dsa-patients", type=int, default=1000, help="patients per one-way run (default 1000)"
+    )
+    p.add_argument(
+        "--validation-patients",
+        type=int,
+        default=2000,
+        help="patients per virtual trial (default 2000)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
@@ -41,30 +60,37 @@ def run(args) -> int:
     import sys
 
     from ..analysis.psa import require_uncertainty
-    from ..present.report import build
-    from .sweep import no_sweeps
+    from ..present.report import ReportSettings, build, choose_analyses
 
     path, scenario = open_scenario(args.scenario)
-    if args.sweep and not scenario.sweeps:
-        print(no_sweeps(path), file=sys.stderr)
-        return 2
-    if args.psa_samples:
-        try:
+    counts = {
+        "--psa-samples": (args.psa_samples, 2),
+        "--psa-patients": (args.psa_patients, 1),
+        "--dsa-patients": (args.dsa_patients, 1),
+        "--validation-patients": (args.validation_patients, 1),
+    }
+    try:
+        for flag, (value, least) in counts.items():
+            if value < least:
+                raise ValueError(f"{flag} must be at least {least}, got {value}")
+        settings = ReportSettings(
+            patients=args.patients,
+            seed=args.seed,
+            psa_samples=args.psa_samples,
+            psa_patients=args.psa_patients,
+            dsa_patients=args.dsa_patients,
+            validation_patients=args.validation_patients,
+            analyses=choose_analyses(args.only, args.skip),
+        )
+        if "psa" in settings.analyses:
             require_uncertainty(scenario)
-        except ValueError as exc:
-            print(f"hemodel report: --psa-samples: {path}: {exc}", file=sys.stderr)
-            return 2
+    except ValueError as exc:
+        print(f"hemodel report: {exc} (leave the PSA out with --skip psa)"
+              if "psa:" in str(exc) else f"hemodel report: {exc}", file=sys.stderr)  # fmt: skip
+        return 2
     html_path, xlsx_path = build(
-        scenario,
-        path,
-        args.out,
-        args.patients,
-        args.seed,
-        args.psa_samples,
-        args.psa_patients,
-        args.sweep,
-        progress=False if args.quiet else None,
+        scenario, path, args.out, settings, progress=False if args.quiet else None,
         **execution(args),
-    )
+    )  # fmt: skip
     print(f"Wrote {html_path} and {xlsx_path}")
     return 0

@@ -435,17 +435,29 @@ def validate(
     )
 
 
-def format_targets(table: pd.DataFrame) -> str:
-    """The target table as aligned text."""
-    if table.empty:
-        return "(the scenario has no targets:)"
+def target_unit(quantity: str) -> str:
+    """The unit of a target quantity, from its name: medians in months, hazard ratios, and
+    otherwise a proportion (landmark survival, detection and funnel shares)."""
+    last = quantity.rsplit(".", 2)
+    name = last[1] if len(last) == 3 and last[-1] in ("switch", "continue") else last[-1]
+    if "median" in name:
+        return "months"
+    if "hazard_ratio" in name:
+        return "hazard ratio"
+    return "proportion"
+
+
+def targets_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The target table for reading: 3 significant digits, ranges as "low–high", a unit per
+    quantity, PASS/FAIL."""
 
     def num(x: float) -> str:
         return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
 
-    shown = pd.DataFrame(
+    return pd.DataFrame(
         {
             "Quantity": table["quantity"],
+            "Unit": table["quantity"].map(target_unit),
             "Target": table["target"].map(num),
             "Target CI / range": [
                 f"{num(a)}–{num(b)}"
@@ -455,11 +467,17 @@ def format_targets(table: pd.DataFrame) -> str:
             "MC 95% CI": [
                 f"{num(a)}–{num(b)}" for a, b in zip(table["mc_low"], table["mc_high"], strict=True)
             ],
-            "n": table["n"],
+            "n (patients)": table["n"],
             "Result": table["passed"].map({True: "PASS", False: "FAIL"}),
         }
     )
-    return shown.to_string(index=False)
+
+
+def format_targets(table: pd.DataFrame) -> str:
+    """The target table as aligned text."""
+    if table.empty:
+        return "(the scenario has no targets:)"
+    return targets_display(table).to_string(index=False)
 
 
 def format_funnel(run: TrialRun) -> str:

@@ -17,6 +17,9 @@ SECTIONS: dict[str, str] = {
     "lab": "Laboratory",
 }
 
+#: Top-level settings of a scenario (not evidence), grouped as "Settings".
+_SETTINGS = ("time_horizon", "discount_rates", "willingness_to_pay")
+
 #: Words spelt as the clinic spells them.
 _WORDS = {
     "cdk46": "CDK4/6",
@@ -44,14 +47,18 @@ def _capital(text: str) -> str:
 
 def section_of(path: str) -> str:
     """The heading of the section a parameter belongs to (``Other`` if none)."""
-    return SECTIONS.get(path.split(".")[0], "Other")
+    first = path.split(".")[0]
+    return "Settings" if first in _SETTINGS else SECTIONS.get(first, "Other")
 
 
 def parameter_label(path: str) -> str:
     """``natural_history.esr1_emergence.time.median`` → "ESR1 emergence time: median": the
     parts under the section name the thing, the last part names the quantity."""
-    parts = path.split(".")[1:] if path.split(".")[0] in SECTIONS else path.split(".")
+    section = path.split(".")[0]
+    parts = path.split(".")[1:] if section in SECTIONS else path.split(".")
     *thing, quantity = [_words(p) for p in parts] or [path]
-    if not thing:
-        return _capital(quantity)
+    if quantity.isdigit():  # an item of a list, e.g. the second willingness to pay
+        return f"{_capital(' '.join(thing))} #{int(quantity) + 1}"
+    if not thing:  # directly under a section: the section names the thing
+        return f"{SECTIONS[section]}: {quantity}" if section in SECTIONS else _capital(quantity)
     return f"{_capital(' '.join(thing))}: {quantity}"

@@ -44,17 +44,24 @@ def incremental_table(results: Results) -> pd.DataFrame:
 
 
 def frontier_table(frontier: pd.DataFrame, currency: str) -> pd.DataFrame:
-    """The efficiency frontier (:func:`hemodel.analysis.cea.incremental_analysis`) as a
-    journal shows it: each strategy against the next non-dominated one."""
+    """The sequential incremental analysis as a journal prints it
+    (:func:`hemodel.analysis.cea.incremental_analysis`): strategies by cost, each with its
+    cost and QALYs (discounted, per patient), the increments against the next cheaper
+    strategy that is not dominated, and the ICER, or why there is none (dominated,
+    extendedly dominated)."""
     f = frontier
     return pd.DataFrame(
         {
             "Strategy": f["strategy"],
             f"Cost ({currency}, disc.)": f["cost"].map(_money),
             "QALYs (disc.)": f["qaly"].map("{:.4f}".format),
-            "Status": f["status"],
             "Compared with": f["compared_with"].fillna("—"),
-            f"ICER ({currency}/QALY)": f["icer"].map(_maybe("{:,.0f}")),
+            f"Incremental cost ({currency})": f["inc_cost"].map(_maybe("{:,.0f}")),
+            "Incremental QALYs": f["inc_qaly"].map(_maybe("{:.4f}")),
+            f"ICER ({currency}/QALY)": [
+                _maybe("{:,.0f}")(icer) if status == "frontier" else status
+                for icer, status in zip(f["icer"], f["status"], strict=True)
+            ],
         }
     )
 

@@ -416,8 +416,7 @@ class Population(Strict):
         default=10,
         gt=0,
         le=100,
-        description="years over which new patients benefit from today's decision (population "
-        "EVPI)",
+        description="years over which new patients benefit from today's decision (population EVPI)",
     )
     source: str = ""
 

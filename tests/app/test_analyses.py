@@ -15,6 +15,7 @@ from hemodel.app import analyses
 from hemodel.app.edits import Edits, bundled_source, controls, edited_scenario, variant_text
 from hemodel.app.jobs import Job, run_job
 from hemodel.commands.main import main
+from hemodel.present import payer_tables
 from hemodel.present.tables import frontier_table
 from hemodel.run import progress
 from hemodel.run.progress import Cancelled, listening, progress_bar
@@ -57,15 +58,20 @@ def test_display_tables_name_currency_and_units(us):
     base = analyses.base_case(us.scenario, 300, 1)
     frontier = frontier_table(base.frontier, "USD")
     assert list(frontier.columns) == ["Strategy", "Cost (USD, disc.)", "QALYs (disc.)",
-                                      "Status", "Compared with", "ICER (USD/QALY)"]  # fmt: skip
+                                      "Compared with", "Incremental cost (USD)",
+                                      "Incremental QALYs", "ICER (USD/QALY)"]  # fmt: skip
+    icers = dict(zip(frontier["Strategy"], frontier["ICER (USD/QALY)"], strict=True))
+    statuses = dict(zip(base.frontier["strategy"], base.frontier["status"], strict=True))
+    for name, status in statuses.items():  # a dominated strategy says so instead of a ratio
+        assert (icers[name] == status) == (status != "frontier"), (name, icers[name])
     wtps = [100_000.0, 150_000.0]
     sweep = analyses.sweep(us.scenario, 300, 1, wtps)
-    optimal = analyses.optimal_display(sweep.optimal, "USD")
+    optimal = payer_tables.optimal_table(sweep.optimal, "USD")
     assert list(optimal["WTP (USD/QALY)"]) == ["100,000", "150,000"]
     assert "Testing interval (weeks)" in optimal.columns
     threshold = analyses.threshold(us.scenario, 300, 1, wtps)
     assert threshold.item == "camizestrant"  # the switch drug of the first switching strategy
-    shown = analyses.threshold_display(threshold, "USD")
+    shown = payer_tables.threshold_table(threshold.prices, "USD per 28 days", "USD")
     assert "Threshold price (USD per 28 days)" in shown.columns
 
 

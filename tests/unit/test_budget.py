@@ -152,7 +152,8 @@ def test_population_from_the_scenario_and_flags_override():
     block = s.population
     who = budget.resolve_population(s)
     assert list(who.incident) == pytest.approx(
-        [block.incident] * block.budget_years if not isinstance(block.incident, list)
+        [block.incident] * block.budget_years
+        if not isinstance(block.incident, list)
         else block.incident
     )
     assert who.prevalent == block.prevalent and who.plan_members == block.plan_members
