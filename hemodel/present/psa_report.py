@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import cea
+from ..analysis.population import decision_population
 from ..analysis.psa import run_psa, uncertain_parameters
 from ..engine.choice import choose
 from ..model.inputs import build_inputs
 from ..scenario.schema import Scenario
 from . import plots
+from .labels import parameter_label
 
 #: Fewest PSA samples for the regression-based EVPPI (a 20-function spline per parameter).
 MIN_EVPPI_SAMPLES = 50
@@ -91,16 +93,19 @@ def psa_tables(
     """The analysis of PSA results (:func:`run_psa`'s ``per`` and ``drawn``): frontier with
     Monte Carlo SEs, CEAC, CEAF and EVPI over a WTP grid up to ``wtp_max``
     (:func:`wtp_grid`), EVPPI of ``groups`` (default: each uncertain parameter) at the
-    scenario's WTPs, and a display table with notes."""
+    scenario's WTPs, and a display table with notes. EVPI and EVPPI per patient, and for the
+    decision population when the scenario has a ``population:`` block
+    (:func:`hemodel.analysis.population.decision_population`; columns ``*_population``)."""
     frontier = cea.incremental_analysis(per, mcse=True)
     grid = wtp_grid(scenario, frontier, wtp_max)
     wtps = [w.value for w in scenario.willingness_to_pay]
     params = drawn.set_index("sample")
     if groups is None:
         groups = {p: [p] for p in uncertain_parameters(scenario)}
+    population = decision_population(scenario)
     partial = None  # regression needs enough samples per basis function
     if len(params) >= MIN_EVPPI_SAMPLES and groups:
-        partial = cea.evppi(per, params, wtps, groups=groups)
+        partial = cea.evppi(per, params, wtps, groups=groups, population=population)
     table, notes = _summary(scenario, per, frontier, wtps, partial, patients, engine)
     return {
         "samples": per,
@@ -108,7 +113,7 @@ def psa_tables(
         "incremental": frontier,
         "ceac": cea.ceac(per, grid),
         "ceaf": cea.ceaf(per, grid),
-        "evpi": cea.evpi(per, grid),
+        "evpi": cea.evpi(per, grid, population=population),
         "evppi": partial,
         "table": table,
         "notes": notes,
@@ -130,7 +135,7 @@ def _summary(scenario, per, frontier, wtps, partial, patients, engine) -> tuple[
     )
     for w in wtps:
         prob = cea.ceac(per, [w]).set_index("strategy")["probability"]
-        table[f"P(cost-effective) at {w:,.0f}"] = prob.map("{:.2f}".format)
+        table[f"P(cost-effective) at {cur} {w:,.0f}/QALY"] = prob.map("{:.2f}".format)
     status = frontier.set_index("strategy")
     table[f"ICER ({cur}/QALY)"] = [
         f"{status.loc[s, 'icer']:,.0f}"
@@ -155,14 +160,24 @@ def _summary(scenario, per, frontier, wtps, partial, patients, engine) -> tuple[
         + ", ".join(f"{spread[s]:,.0f}" for s in noise.index[:3])
         + ". It is a shared cohort effect (same patients), not part of the spread."
     )
-    value = cea.evpi(per, wtps)
+    population = decision_population(scenario)
+    value = cea.evpi(per, wtps, population=population)
     lines.append(
         "EVPI per patient: "
         + ", ".join(
-            f"{cur} {v:,.0f} at {w:,.0f}/QALY"
+            f"{cur} {v:,.0f} at {cur} {w:,.0f}/QALY"
             for w, v in zip(value["wtp"], value["evpi"], strict=True)
         )
     )
+    if population is not None:
+        horizon = scenario.population.decision_horizon
+        lines.append(
+            f"Population EVPI ({population:,.0f} discounted patients over {horizon:g} years): "
+            + ", ".join(
+                f"{cur} {v:,.0f} at {cur} {w:,.0f}/QALY"
+                for w, v in zip(value["wtp"], value["evpi_population"], strict=True)
+            )
+        )
     if partial is None:
         lines.append(
             f"EVPPI not computed: it needs at least {MIN_EVPPI_SAMPLES} samples and "
@@ -171,7 +186,9 @@ def _summary(scenario, per, frontier, wtps, partial, patients, engine) -> tuple[
     else:
         top = partial[partial["wtp"] == wtps[0]].nlargest(5, "evppi")
         lines.append(
-            f"Largest EVPPI at {wtps[0]:,.0f}/QALY: "
-            + ", ".join(f"{r.group} {cur} {r.evppi:,.0f}" for r in top.itertuples())
+            f"Largest EVPPI per patient at {cur} {wtps[0]:,.0f}/QALY: "
+            + ", ".join(
+                f"{parameter_label(r.group)} {cur} {r.evppi:,.0f}" for r in top.itertuples()
+            )
         )
     return table, lines

@@ -30,3 +30,27 @@ def test_per_year_list_continues_with_its_last_value_and_partial_years_count_in_
 
 def test_no_block_no_population():
     assert decision_population(_with(None)) is None
+
+
+def test_psa_tables_give_population_evpi(tmp_path):
+    from hemodel.analysis.psa import run_psa
+    from hemodel.present.psa_report import psa_tables
+    from tests.unit.test_cli import TINY
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        f"extends: {TINY}\n"
+        "switch_therapies:\n  new_drug:\n    cost:\n      value: 500\n      per: month\n"
+        "      psa: {dist: uniform, low: 0, high: 20000}\n"
+        "population:\n  incident: 1000\n  decision_horizon: 2\n",
+        encoding="utf-8",
+    )
+    s = load_scenario(path)
+    per, drawn = run_psa(s, 6, 30, 1)
+    t = psa_tables(s, per, drawn, 30, "array", wtp_max=1e6)
+    population = decision_population(s)
+    assert population == pytest.approx(1000 + 1000 / (1 + s.discount_rates.costs.value))
+    evpi = t["evpi"]
+    assert (evpi["evpi"] > 0).any()  # the drug's price decides between strategies
+    assert list(evpi["evpi_population"]) == pytest.approx(list(evpi["evpi"] * population))
+    assert any(line.startswith("Population EVPI (1,") for line in t["notes"])
