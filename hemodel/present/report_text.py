@@ -144,20 +144,27 @@ def _evpi_sentence(f: Findings) -> str:
 
 
 def _budget_sentence(f: Findings) -> str:
-    cur = f.scenario.currency
-    b = f.budget
+    """The budget impact of the cost-effective strategy, or (when that is the reference) the
+    range over the strategies."""
+    cur, b = f.scenario.currency, f.budget
     years = int(b["year"].max())
-    total = b[b["year"] == years].set_index("strategy")["cumulative_impact"]
+    last = b[b["year"] == years].set_index("strategy")
     best = optimal_at(f.frontier, f.scenario.willingness_to_pay[0].value)
-    name = best if best in total.index else total.abs().idxmin()
-    text = (
-        f"Budget impact: adopting {name} would change the payer's spending by {cur} "
-        f"{total[name]:,.0f} over {years} years (undiscounted)"
+    if best in last.index:
+        text = (
+            f"Budget impact: adopting {best} would change the payer's spending by {cur} "
+            f"{last.loc[best, 'cumulative_impact']:,.0f} over {years} years (undiscounted)"
+        )
+        if "impact_pmpm" in b:
+            pmpm = b.loc[b["strategy"] == best, "impact_pmpm"]
+            text += f", {cur} {pmpm.min():,.3f}–{pmpm.max():,.3f} per member per month"
+        return text + "."
+    low, high = last["cumulative_impact"].idxmin(), last["cumulative_impact"].idxmax()
+    return (
+        f"Budget impact over {years} years (undiscounted), against {best}: from {cur} "
+        f"{last.loc[low, 'cumulative_impact']:,.0f} ({low}) to {cur} "
+        f"{last.loc[high, 'cumulative_impact']:,.0f} ({high})."
     )
-    if "impact_pmpm" in b:
-        pmpm = b[(b["strategy"] == name)]["impact_pmpm"]
-        text += f", {cur} {pmpm.min():,.3f}–{pmpm.max():,.3f} per member per month"
-    return text + "."
 
 
 def summary_html(f: Findings) -> str:
