@@ -59,6 +59,9 @@ def run(args) -> int:
         if not params:
             raise SystemExit(f"--evppi-group wants NAME=P1,P2, got {spec!r}")
         groups[name] = params.split(",")
+    if not args.quiet:
+        print(_estimate(scenario, args.samples, args.patients, args.seed, execution(args)),
+              file=sys.stderr, flush=True)  # fmt: skip
     tables = psa_outputs(
         scenario,
         args.samples,
@@ -74,3 +77,37 @@ def run(args) -> int:
     written = sorted(p.name for p in args.out.iterdir() if p.suffix in (".csv", ".png"))
     print(f"\nWrote to {args.out}: {', '.join(written)}")
     return 0
+
+
+#: Seconds to start a pool of worker processes (spawn, imports), or a local Dask cluster.
+_START = {"serial": 0.0, "processes": 2.0, "dask": 5.0}
+
+
+def _estimate(scenario, samples: int, patients: int, seed: int, options: dict) -> str:
+    """The PSA's size and expected wall time, from a pilot: the base case on up to one task's
+    patients, timed in this process after a small warm-up run (imports, caches)."""
+    import time
+
+    from ..analysis.psa import CHUNK_SIZE, run_points
+    from ..engine.choice import choose
+    from ..model.inputs import build_inputs
+    from ..run.parallel import resolve
+    from ..run.progress import about
+
+    inputs = build_inputs(scenario)
+    engine = choose(options["engine"], inputs)
+    whole = inputs.lab_capacity is not None  # a finite lab runs whole samples
+    pilot = patients if whole else min(patients, CHUNK_SIZE[engine])
+    run_points(scenario, {0: {}}, min(pilot, 20), seed, engine=engine)
+    start = time.perf_counter()
+    run_points(scenario, {0: {}}, pilot, seed, engine=engine)
+    seconds = (time.perf_counter() - start) * samples * patients / pilot  # on one core
+    n = len(inputs.strategies)
+    work = samples * patients * n
+    backend, workers = resolve(options["workers"], options["backend"], options["scheduler"], work)
+    size = f"PSA: {samples:,} samples × {patients:,} patients × {n} strategies"
+    if workers == 0:  # a running Dask cluster of unknown size
+        return f"{size}; expected {about(seconds)} of worker time, shared by the cluster"
+    expected = _START[backend] + seconds / workers
+    plural = "s" if workers > 1 else ""
+    return f"{size}; expected {about(expected)} on {workers} worker{plural}"
