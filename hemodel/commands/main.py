@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     import pandas as pd
 
-    from ..present.tables import incremental_table, summary_table
+    from ..present.tables import frontier_table, incremental_table, summary_table
     from ..run.simulation import simulate
 
     path, scenario = open_scenario(args.scenario)
@@ -122,8 +122,13 @@ def _run(args) -> int:
         print(summary_table(results).to_string(index=False))
         print(f"\nIncremental analysis against '{scenario.reference}'")
         print(incremental_table(results).to_string(index=False))
+        print("\nSequential analysis (each strategy against the next cheaper non-dominated one)")
+        print(frontier_table(sequential(results), scenario.currency).to_string(index=False))
     if args.out:
-        print(f"\nWrote summary.csv, incremental.csv, patients.csv and manifest.json to {args.out}")
+        print(
+            "\nWrote summary.csv, incremental.csv, sequential.csv, sequential.tex, patients.csv "
+            f"and manifest.json to {args.out}"
+        )
     return 0
 
 
@@ -137,6 +142,10 @@ def _write(results, args, path: Path, scenario) -> None:
     inc.insert(2, "currency", results.currency)
     inc.insert(3, "wtp_per_qaly", results.wtp)
     inc.to_csv(out / "incremental.csv", index=False)
+    frontier = sequential(results)
+    frontier.insert(1, "currency", results.currency)
+    frontier.to_csv(out / "sequential.csv", index=False)
+    (out / "sequential.tex").write_text(sequential_latex(frontier, results.currency))
     results.patients.to_csv(out / "patients.csv", index=False)
     manifest = dict(
         results.metadata,
@@ -146,6 +155,23 @@ def _write(results, args, path: Path, scenario) -> None:
         reference=results.reference,
     )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def sequential(results):
+    """The sequential incremental analysis (efficiency frontier) of a run's mean costs and
+    QALYs."""
+    from ..analysis import cea
+
+    return cea.incremental_analysis(results.ce_table()[["strategy", "cost", "qaly"]])
+
+
+def sequential_latex(frontier, currency: str) -> str:
+    """The journal's sequential ICER table as a LaTeX ``tabular`` (booktabs), ready to paste
+    into a manuscript; Word users open sequential.csv or the HTML report's table."""
+    from ..present.tables import frontier_table
+
+    table = frontier_table(frontier, currency)
+    return table.to_latex(index=False, escape=True, column_format="lrrlrrr")
 
 
 def _check(args) -> int:

@@ -41,6 +41,14 @@ def test_run_prints_tables_with_currency_and_writes_outputs(tmp_path, capsys):
     assert manifest["seed"] == 3 and manifest["patients"] == 60
     assert len(manifest["scenario_hash"]) == 64 and manifest["hemodel_version"]
     assert out.err == ""  # no progress bar when output is not a terminal
+    assert "Sequential analysis" in out.out
+    sequential = pd.read_csv(tmp_path / "sequential.csv")
+    assert set(sequential["status"]) <= {"frontier", "dominated", "extendedly dominated"}
+    first = sequential.iloc[0]  # the cheapest strategy has nothing to be compared with
+    assert first["cost"] == sequential["cost"].min() and pd.isna(first["icer"])
+    latex = (tmp_path / "sequential.tex").read_text()
+    assert latex.startswith("\\begin{tabular}") and "imaging\\_only" in latex
+    assert "ICER (USD/QALY)" in latex and latex.count("\\\\") == 1 + len(sequential)
 
 
 def test_the_same_command_twice_writes_identical_tables(tmp_path):
