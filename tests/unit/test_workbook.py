@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from hemodel.analysis import cea
 from hemodel.analysis.psa import run_psa
+from hemodel.present import columns as look
 from hemodel.present import workbook
 from hemodel.present.psa_report import psa_tables
 from hemodel.run.simulation import simulate
@@ -218,21 +219,19 @@ def test_headers_follow_what_the_table_says():
     words = {"currency": "EUR"}
     dsa = pd.DataFrame({"measure": ["icer"], "outcome_low": [1.0]})
     context = workbook.header_context(dsa, "EUR")
-    assert workbook.column("outcome_low").header.format(**context) == (
+    assert look.column("outcome_low").header.format(**context) == (
         "ICER (EUR per QALY) at low value"
     )
     budget = workbook.header_context(pd.DataFrame({"basis": ["undiscounted"]}), "EUR")
-    assert workbook.column("impact").header.format(**budget) == "Budget impact (EUR, undiscounted)"
+    assert look.column("impact").header.format(**budget) == "Budget impact (EUR, undiscounted)"
     prices = workbook.header_context(pd.DataFrame({"price_unit": ["EUR per test"]}), "EUR")
-    assert workbook.column("threshold_price").header.format(**prices) == (
+    assert look.column("threshold_price").header.format(**prices) == (
         "Threshold price (EUR per test)"
     )
-    assert (
-        workbook.column("mean_lead_time_months_se").header == "Lead time (months), Monte Carlo SE"
-    )
-    assert workbook.column("frobnicate_count") == workbook.Column("Frobnicate count", "General")
-    assert workbook.column("assays.blood_test.cost").header == "Blood test: cost"
-    assert workbook.column("wtp").header.format(**words) == "WTP (EUR per QALY)"
+    assert look.column("mean_lead_time_months_se").header == "Lead time (months), Monte Carlo SE"
+    assert look.column("frobnicate_count") == look.Column("Frobnicate count", "General")
+    assert look.column("assays.blood_test.cost").header == "Blood test: cost"
+    assert look.column("wtp").header.format(**words) == "WTP (EUR per QALY)"
 
 
 def test_a_table_in_another_currency_is_refused(tmp_path):
