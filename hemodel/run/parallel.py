@@ -119,11 +119,16 @@ class Executor:
     def __enter__(self) -> Executor:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(finished=exc_type is None)
 
-    def close(self) -> None:
-        """Stop the worker processes or Dask client/cluster this executor started."""
+    def close(self, finished: bool = False) -> None:
+        """Stop the worker processes or Dask client/cluster this executor started.
+        ``finished``: every task is done, so idle workers are asked to exit (they release
+        their semaphores); otherwise they are killed at once (an error or Ctrl-C)."""
+        if finished and self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True)
         self._discard_pool()
         if self._client is not None:
             self._client.close()
