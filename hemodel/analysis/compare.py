@@ -85,7 +85,21 @@ def _walk(obj: Any, path: tuple[str, ...], unit: str, currency: str, found: dict
         values = "; ".join(f"{v.value:g}" for v in obj)
         found[".".join(path)] = (values, _unit(obj[0], path, unit, currency) if obj else "")
     else:
-        found[".".join(path)] = (obj, "")
+        found[".".join(path)] = (
+            obj,
+            _POPULATION_UNITS.get(path[-1], "") if path[0] == "population" else "",
+        )
+
+
+#: Units of the ``population:`` block's plain numbers (it holds no parameters).
+_POPULATION_UNITS = {
+    "incident": "patients a year",
+    "prevalent": "patients",
+    "uptake": "share",
+    "budget_years": "years",
+    "plan_members": "members",
+    "decision_horizon": "years",
+}
 
 
 def _unit(p: Param, path: tuple[str, ...], inherited: str, currency: str) -> str:

@@ -61,8 +61,12 @@ def run(args) -> int:
 
     from ..analysis.psa import require_uncertainty
     from ..present.report import ReportSettings, build, choose_analyses
+    from .sweep import no_sweeps
 
     path, scenario = open_scenario(args.scenario)
+    if "sweep" in (args.only or ()) and not scenario.sweeps:  # asked for by name: refuse
+        print(no_sweeps(path), file=sys.stderr)
+        return 2
     counts = {
         "--psa-samples": (args.psa_samples, 2),
         "--psa-patients": (args.psa_patients, 1),

@@ -30,8 +30,9 @@ def input_label(path: str) -> str:
     if parts[0] == "strategies" and len(parts) > 2:
         return f"Strategy {parts[1]} — {parameter_label('.'.join(parts[2:]))}"
     label = parameter_label(path)
-    if parts[0] in SECTIONS:
-        return f"{SECTIONS[parts[0]]} — {label}"
+    section = SECTIONS.get(parts[0])
+    if section and not label.startswith(section):  # "Costs: visit" names its section already
+        return f"{section} — {label}"
     return label
 
 

@@ -130,7 +130,7 @@ def test_us_and_uk_from_the_command_line(tmp_path, capsys):
     assert main([*args, "--wtp", "50000", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "serena6_us (USD)" in printed and "serena6_uk (GBP)" in printed
-    assert "Costs — Imaging" in printed
+    assert "Costs: imaging" in printed and "Costs — First line: CDK4/6 inhibitor" in printed
     for name in ("compare_inputs.csv", "compare_results.csv", "compare_decisions.csv"):
         assert (out / name).stat().st_size > 0
     results = pd.read_csv(out / "compare_results.csv")

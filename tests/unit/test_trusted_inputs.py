@@ -330,7 +330,7 @@ def test_report_sweep_without_sweeps_gives_the_sweep_commands_error(tmp_path, ca
     assert main(["sweep", "tiny", "--out", str(tmp_path / "s")]) == 2
     sweep_error = capsys.readouterr().err
     assert "no sweeps: block" in sweep_error
-    assert main(["report", "tiny", "--sweep", "--out", str(tmp_path / "r")]) == 2
+    assert main(["report", "tiny", "--only", "sweep", "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err == sweep_error
     assert not (tmp_path / "r").exists()
 
