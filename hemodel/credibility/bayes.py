@@ -67,7 +67,7 @@ from ..scenario.schema import Scenario
 from .calibrate import _from_free, _standardise, _to_free, free_start
 from .priors import Prior, log_jacobian, priors_of
 from .trial import TrialDesign
-from .validate import Measure, measure, target_range
+from .validate import Measure, measure, target_range, trial_work
 
 #: Defaults of ``hemodel calibrate --method bayes`` (small: a first look, not a final run).
 STEPS, BURN, PREDICTIVE = 60, 20, 40
@@ -363,7 +363,7 @@ def calibrate_bayes(
     coords = _initial(prior_list, start, walkers, np.random.default_rng(start_seq))
     mcmc_state = np.random.RandomState(np.random.MT19937(mcmc_seq)).get_state()
 
-    executor = Executor(**execution, work=3 * patients * walkers)
+    executor = Executor(**execution, work=walkers * trial_work(scenario, patients, engine))
     try:
         pool = _Pool(executor)
         sampler = emcee.EnsembleSampler(walkers, len(free), target, pool=pool)

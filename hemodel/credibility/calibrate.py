@@ -34,7 +34,7 @@ from ..scenario.load import parameters, with_values
 from ..scenario.problems import ScenarioError
 from ..scenario.schema import Scenario
 from .trial import TrialDesign, trial_designs
-from .validate import Measure, measure, passes, target_range
+from .validate import Measure, measure, passes, target_range, trial_work
 
 _MISSING = 30.0  # residual when a quantity cannot be measured (e.g. median not reached)
 
@@ -193,7 +193,7 @@ def calibrate(
     known, start = free_start(scenario, free, start)
     scales = [_scale(known[p]) for p in free]
     names = list(scenario.targets)
-    executor = Executor(**execution, work=3 * patients)
+    executor = Executor(**execution, work=trial_work(scenario, patients, engine))
     try:
         history: list[tuple[dict[str, float], float]] = []
         cache: dict[tuple[float, ...], np.ndarray] = {}

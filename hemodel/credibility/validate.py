@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..run.parallel import Executor
+from ..engine.choice import choose
+from ..model.inputs import build_inputs
+from ..run.parallel import ENGINE_COST, Executor
 from ..scenario.targets import (
     Quantity,
     available_quantities,
@@ -408,6 +410,13 @@ class Validation:
         return bool(self.table["passed"].all())
 
 
+def trial_work(scenario, patients: int, engine: str = "auto") -> int:
+    """The work of one set of virtual trials, in SimPy patient-runs (three arms of
+    ``patients``, weighted by the engine's cost), for deciding whether worker processes pay."""
+    chosen = choose(engine, build_inputs(scenario))
+    return round(3 * patients * ENGINE_COST[chosen])
+
+
 def validate(
     scenario,
     patients: int = 20000,
@@ -425,7 +434,7 @@ def validate(
     designs = trial_designs(scenario, design)
     names = [n for trial in designs for n in default_trial_quantities(trial)]
     names += [n for n in scenario.targets if n not in names]
-    with Executor(**execution, work=3 * patients) as executor:
+    with Executor(**execution, work=trial_work(scenario, patients, engine)) as executor:
         measures, runs = measure_runs(
             scenario, names, patients, seed, designs, executor=executor, engine=engine
         )
