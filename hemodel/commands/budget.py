@@ -76,6 +76,7 @@ def run(args) -> int:
 
     from ..analysis import budget
     from ..present.payer_plots import budget_overview_plot, budget_plot
+    from ..present.payer_tables import budget_table
     from ..present.plots import save
 
     path, scenario = open_scenario(args.scenario)
@@ -136,17 +137,7 @@ def run(args) -> int:
         )
     print()
     m = "{:,.0f}".format
-    columns = {
-        "Strategy": tot["strategy"],
-        "Year": tot["year"],
-        f"Reference world ({cur})": tot["reference_cost"].map(m),
-        f"Strategy world ({cur})": tot["strategy_cost"].map(m),
-        f"Impact ({cur})": tot["impact"].map(m),
-        f"Cumulative impact ({cur})": tot["cumulative_impact"].map(m),
-    }
-    if who.plan_members:
-        columns[f"Impact PMPM ({cur})"] = tot["impact_pmpm"].map("{:,.4f}".format)
-    print(pd.DataFrame(columns).to_string(index=False))
+    print(budget_table(tot).to_string(index=False))
     by_cat = table.pivot_table(
         index="category", columns="strategy", values="impact", aggfunc="sum", sort=False
     )
