@@ -253,7 +253,10 @@ def evppi_plot(
             ax.axvline(evpi, color="black", ls="--", lw=1, label="EVPI (all parameters)")
             ax.legend(loc="lower right")
         ax.set_yticks(range(len(t)), labels, fontsize=8.5)
-        ax.set_xlim(0, max(float(t["evppi"].max()), evpi or 0.0) * 1.08 or 1.0)
+        top = max(float(t["evppi"].max()), evpi or 0.0)
+        ax.set_xlim(0, top * 1.08 or 1.0)
+        if top < 10:  # whole currency units: a few ticks, never "USD 0, USD 0, USD 1"
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
         if not (t["evppi"] > 0).any():
             note(
                 ax,

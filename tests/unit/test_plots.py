@@ -197,3 +197,12 @@ def test_km_plot_has_numbers_at_risk_and_the_trials_hazard_ratio(validation):
     target = scenario.targets[f"{name}.pfs_hazard_ratio"]
     hr = next(t.get_text() for t in ax.texts if "HR" in t.get_text())
     assert "simulated" in hr and f"trial {target.value:.2f}" in hr
+
+
+def test_an_all_zero_evppi_has_distinct_ticks():
+    """EVPPI of 0 everywhere: whole-currency ticks, never "USD 0, USD 0, USD 1"."""
+    t = pd.DataFrame({"group": ["a.b", "c.d"], "wtp": [1e5, 1e5], "evppi": [0.0, 0.0]})
+    ax = plots.evppi_plot(t, "USD", wtp=1e5, evpi=0.0)
+    ax.figure.canvas.draw()
+    ticks = [label.get_text() for label in ax.get_xticklabels()]
+    assert len(ticks) == len(set(ticks)), ticks
