@@ -19,7 +19,7 @@ from ..analysis.sweep import analyse, expand
 from ..engine.choice import choose
 from ..model.inputs import build_inputs
 from ..present.psa_report import psa_tables
-from ..present.tables import incremental_table, summary_table
+from ..present.tables import incremental_table, sequential, summary_table
 from ..run.results import Results
 from ..run.simulation import simulate
 from ..scenario.schema import Scenario
@@ -52,7 +52,7 @@ def base_case(scenario: Scenario, patients: int, seed: int) -> BaseCase:
     """Every strategy on ``patients`` common patients (``hemodel run``)."""
     start = time.perf_counter()
     results = simulate(scenario, patients=patients, seed=seed, **_RUN)
-    frontier = cea.incremental_analysis(results.ce_table()[["strategy", "cost", "qaly"]])
+    frontier = sequential(results)
     return BaseCase(
         results,
         summary_table(results),

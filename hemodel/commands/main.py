@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     import pandas as pd
 
-    from ..present.tables import frontier_table, incremental_table, summary_table
+    from ..present.tables import frontier_table, incremental_table, sequential, summary_table
     from ..run.simulation import simulate
 
     path, scenario = open_scenario(args.scenario)
@@ -133,6 +133,8 @@ def _run(args) -> int:
 
 
 def _write(results, args, path: Path, scenario) -> None:
+    from ..present.tables import sequential
+
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     summary = results.summary()
@@ -155,14 +157,6 @@ def _write(results, args, path: Path, scenario) -> None:
         reference=results.reference,
     )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-
-
-def sequential(results):
-    """The sequential incremental analysis (efficiency frontier) of a run's mean costs and
-    QALYs."""
-    from ..analysis import cea
-
-    return cea.incremental_analysis(results.ce_table()[["strategy", "cost", "qaly"]])
 
 
 def sequential_latex(frontier, currency: str) -> str:

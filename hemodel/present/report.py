@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis import cea
 from ..analysis.population import decision_population
 from ..scenario.schema import Scenario
 from ..scenario.units import DAYS_PER_YEAR
 from . import html, report_sections
 from .diagram import model_diagram
 from .report_text import Findings, cheers_table, inputs_display, strategies_table, summary_html
+from .tables import sequential
 from .workbook import manifest_items, numeric_inputs, write_workbook
 
 #: The analyses a report can hold, in the order they appear (keys for ``--only``/``--skip``).
@@ -96,12 +96,10 @@ def build(
     base = simulate(
         scenario, patients=settings.patients, seed=settings.seed, progress=progress, **execution
     )
-    frontier = cea.incremental_analysis(base.ce_table()[["strategy", "cost", "qaly"]])
-    findings = Findings(scenario, frontier, settings.patients)
+    findings = Findings(scenario, sequential(base), settings.patients)
     ctx = report_sections.Context(
-        scenario, path, out, base, findings, settings.patients, settings.seed, progress,
-        execution,
-    )  # fmt: skip
+        scenario, out, base, findings, settings.patients, settings.seed, progress, execution
+    )
     inputs = numeric_inputs(scenario, path)
     strategies = strategies_table(scenario)
     ctx.sheets.update(inputs=inputs, strategies=strategies)

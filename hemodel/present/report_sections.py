@@ -27,7 +27,6 @@ class Context:
     workbook's sheets (filled as sections run) and the findings of the executive summary."""
 
     scenario: Scenario
-    path: Path
     out: Path
     base: Results
     findings: Findings

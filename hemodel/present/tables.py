@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..analysis import cea
 from ..run.results import Results
 
 
@@ -41,6 +42,12 @@ def incremental_table(results: Results) -> pd.DataFrame:
     ]
     out[f"INMB at {_money(results.wtp)}/QALY ({cur})"] = inc["inmb"].map(_money)
     return out
+
+
+def sequential(results: Results) -> pd.DataFrame:
+    """The sequential incremental analysis (efficiency frontier) of a run's mean costs and
+    QALYs per strategy (:func:`hemodel.analysis.cea.incremental_analysis`)."""
+    return cea.incremental_analysis(results.ce_table()[["strategy", "cost", "qaly"]])
 
 
 def frontier_table(frontier: pd.DataFrame, currency: str) -> pd.DataFrame:
