@@ -53,8 +53,9 @@ def run(args) -> int:
     import pandas as pd
 
     from ..credibility.trial import trial_designs
-    from ..credibility.validate import format_funnel, format_targets, validate
+    from ..credibility.validate import validate
     from ..present.credibility_plots import km_plot
+    from ..present.validation_tables import format_funnel, format_targets
     from ..run.progress import elapsed_bar
 
     path, scenario = open_scenario(args.scenario)

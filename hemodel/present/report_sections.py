@@ -257,8 +257,9 @@ def psa(ctx: Context, samples: int, patients: int) -> html.Section:
 
 
 def validation(ctx: Context, patients: int) -> html.Section:
-    from ..credibility.validate import targets_display, validate
+    from ..credibility.validate import validate
     from .credibility_plots import km_axes
+    from .validation_tables import targets_display
 
     if not ctx.scenario.trials and not ctx.scenario.targets:
         return html.Section(
