@@ -206,7 +206,7 @@ def decisions(cases: Sequence[Case], common_wtps: Sequence[float] = ()) -> pd.Da
 
 
 def _decisions_of(case: Case, common_wtps: Sequence[float]) -> list[dict]:
-    own = [w.value for w in case.scenario.willingness_to_pay]
+    own = case.scenario.wtps
     wtps = {**dict.fromkeys(own, "scenario"), **{w: "common" for w in common_wtps if w not in own}}
     table = case.results.ce_table()[["strategy", "cost", "qaly"]]
     table["strategy"] = table["strategy"].astype(str)

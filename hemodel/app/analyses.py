@@ -28,10 +28,6 @@ from ..scenario.schema import Scenario
 _RUN = {"engine": "auto", "workers": 1}
 
 
-def _wtps(scenario: Scenario) -> list[float]:
-    return [w.value for w in scenario.willingness_to_pay]
-
-
 @dataclass(frozen=True)
 class BaseCase:
     """A base-case run: the results, display tables (currency and units in the headers,
@@ -83,7 +79,7 @@ def sweep(scenario: Scenario, patients: int, seed: int, wtps: list[float] | None
     res = simulate(expanded, patients=patients, seed=seed, **_RUN).ce_table()
     table = grid.merge(res[["strategy", "cost", "qaly"]], on="strategy")
     ref = res.set_index("strategy").loc[scenario.reference]
-    optimal = analyse(res, grid, wtps or _wtps(scenario))["optimal"]
+    optimal = analyse(res, grid, wtps or scenario.wtps)["optimal"]
     return Sweep(name, table, optimal, (float(ref["cost"]), float(ref["qaly"])))
 
 
@@ -109,7 +105,7 @@ def threshold(
     """Threshold prices of ``item`` (default: the switch drug) at ``wtps`` (default: the
     scenario's)."""
     item = item or th.default_price_item(scenario)
-    wtps = wtps or _wtps(scenario)
+    wtps = wtps or scenario.wtps
     lines = th.price_lines(scenario, item, patients=patients, seed=seed, **_RUN)
     return Threshold(item, lines, th.threshold_prices(lines, wtps), th.frontier_prices(lines, wtps))
 

@@ -192,7 +192,7 @@ def render_outputs(
         t = value(tasks.threshold)
         if t is None:
             return None
-        wtps = [w.value for w in scenario(tasks.threshold).willingness_to_pay]
+        wtps = scenario(tasks.threshold).wtps
         label = t.item.split(".")[1] if "." in t.item else t.item
         return picture(
             payer_plots.icer_price_plot(t.lines, wtps, label=label),
@@ -255,8 +255,7 @@ def render_outputs(
         if p is None:
             return None
         s = scenario(tasks.psa)
-        wtps = [w.value for w in s.willingness_to_pay]
-        plane = plots.ce_plane(p.plane, s.currency, order=list(s.strategies), wtps=wtps)
+        plane = plots.ce_plane(p.plane, s.currency, order=list(s.strategies), wtps=s.wtps)
         return picture(plane, "psa_plane", "PSA samples on the cost-effectiveness plane")
 
     @render.image
@@ -265,9 +264,8 @@ def render_outputs(
         if p is None:
             return None
         s = scenario(tasks.psa)
-        wtps = [w.value for w in s.willingness_to_pay]
         curves = plots.acceptability(
-            p.tables["ceac"], s.currency, p.tables["ceaf"], order=list(s.strategies), wtps=wtps
+            p.tables["ceac"], s.currency, p.tables["ceaf"], order=list(s.strategies), wtps=s.wtps
         )
         return picture(curves, "ceac", "Cost-effectiveness acceptability curves and frontier")
 
@@ -277,9 +275,8 @@ def render_outputs(
         if p is None:
             return None
         s = scenario(tasks.psa)
-        wtps = [w.value for w in s.willingness_to_pay]
         return picture(
-            plots.evpi_curve(p.tables["evpi"], s.currency, wtps=wtps),
+            plots.evpi_curve(p.tables["evpi"], s.currency, wtps=s.wtps),
             "evpi",
             "Expected value of perfect information per patient",
         )

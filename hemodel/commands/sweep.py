@@ -67,7 +67,7 @@ def run(args) -> int:
     )
     full = results.summary()
     summary = results.ce_table(full).merge(full[["strategy", "tests"]])
-    wtps = [w.value for w in scenario.willingness_to_pay]
+    wtps = scenario.wtps
     top = max(wtps)
     grid_wtp = np.unique(np.concatenate([np.linspace(0, 20 * top, 201), wtps]))
     out = analyse(summary, grid, grid_wtp)

@@ -60,11 +60,7 @@ def run(args) -> int:
 
     path, scenario = open_scenario(args.scenario)
     try:
-        wtps = (
-            numbers(args.wtp, "--wtp")
-            if args.wtp
-            else [w.value for w in scenario.willingness_to_pay]
-        )
+        wtps = numbers(args.wtp, "--wtp") if args.wtp else scenario.wtps
         item = args.price or th.default_price_item(scenario)
         lines = th.price_lines(
             scenario,

@@ -68,7 +68,7 @@ def psa_outputs(
     for name in ("ceac", "ceaf", "evpi", "evppi"):
         if t[name] is not None:
             t[name].to_csv(out / f"{name}.csv", index=False)
-    order, wtps = list(scenario.strategies), [w.value for w in scenario.willingness_to_pay]
+    order, wtps = list(scenario.strategies), scenario.wtps
     plane = cea.ce_plane(per, scenario.reference)
     plots.save(plots.ce_plane(plane, cur, order=order, wtps=wtps), out / "ce_plane.png")
     ceac = plots.acceptability(t["ceac"], cur, t["ceaf"], order=order, wtps=wtps)
@@ -98,7 +98,7 @@ def psa_tables(
     (:func:`hemodel.analysis.population.decision_population`; columns ``*_population``)."""
     frontier = cea.incremental_analysis(per, mcse=True)
     grid = wtp_grid(scenario, frontier, wtp_max)
-    wtps = [w.value for w in scenario.willingness_to_pay]
+    wtps = scenario.wtps
     params = drawn.set_index("sample")
     if groups is None:
         groups = {p: [p] for p in uncertain_parameters(scenario)}

@@ -40,10 +40,6 @@ class Context:
     def currency(self) -> str:
         return self.scenario.currency
 
-    @property
-    def wtps(self) -> list[float]:
-        return [w.value for w in self.scenario.willingness_to_pay]
-
 
 def _money(x: float) -> str:
     return "—" if pd.isna(x) else f"{x:,.0f}"
@@ -112,10 +108,10 @@ def sweep(ctx: Context) -> html.Section:
         expanded, patients=ctx.patients, seed=ctx.seed, progress=ctx.progress, **ctx.execution
     ).ce_table()
     table = grid.merge(res[["strategy", "cost", "qaly"]], on="strategy")
-    result = analyse(res, grid, ctx.wtps)
+    result = analyse(res, grid, ctx.scenario.wtps)
     ctx.sheets.update(sweep=table, sweep_optimal=result["optimal"])
     ref = res.set_index("strategy").loc[ctx.scenario.reference]
-    axes = sweep_plot(table, ctx.currency, ctx.wtps[0], (ref["cost"], ref["qaly"]))
+    axes = sweep_plot(table, ctx.currency, ctx.scenario.wtps[0], (ref["cost"], ref["qaly"]))
     body = (
         html.paragraph(
             f"Sweep '{name}': every combination of its settings simulated as a strategy on the "
@@ -190,13 +186,15 @@ def threshold(ctx: Context) -> html.Section:
             ctx.scenario, item, patients=ctx.patients, seed=ctx.seed, progress=ctx.progress,
             **ctx.execution,
         )  # fmt: skip
-        prices = th.threshold_prices(lines, ctx.wtps)
+        prices = th.threshold_prices(lines, ctx.scenario.wtps)
         ctx.sheets.update({f"price_lines_{item}": lines, f"threshold_prices_{item}": prices})
         unit, base = lines["price_unit"].iloc[0], float(lines["base_price"].iloc[0])
         body += (
             f"<h3>{html.escape(item)} (base price {ctx.currency} {base:,.2f}, {unit})</h3>"
             + html.table(threshold_table(prices, unit, ctx.currency))
-            + html.png(icer_price_plot(lines, ctx.wtps, label=item), f"threshold price {item}")
+            + html.png(
+                icer_price_plot(lines, ctx.scenario.wtps, label=item), f"threshold price {item}"
+            )
         )
     return html.Section("Threshold price", body)
 

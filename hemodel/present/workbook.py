@@ -320,7 +320,7 @@ def manifest_items(
         "discount_rate_costs": rates.costs.value,
         "discount_rate_qalys": rates.qalys.value,
         "time_horizon_years": horizon.days() / DAYS_PER_YEAR,
-        "willingness_to_pay": [w.value for w in scenario.willingness_to_pay],
+        "willingness_to_pay": scenario.wtps,
         "reference_strategy": scenario.reference,
         "seed": seed,
         "patients_per_strategy": patients,

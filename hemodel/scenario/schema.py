@@ -475,3 +475,8 @@ class Scenario(Strict):
     population: Population | None = Field(
         default=None, description="who the budget impact and population EVPI are for"
     )
+
+    @property
+    def wtps(self) -> list[float]:
+        """The willingness-to-pay thresholds as numbers (currency per QALY)."""
+        return [w.value for w in self.willingness_to_pay]
