@@ -106,7 +106,7 @@ def psa_tables(
     partial = None  # regression needs enough samples per basis function
     if len(params) >= MIN_EVPPI_SAMPLES and groups:
         partial = cea.evppi(per, params, wtps, groups=groups, population=population)
-    table, notes = _summary(scenario, per, frontier, wtps, partial, patients, engine)
+    table, notes = _summary(scenario, per, frontier, wtps, partial, patients, engine, population)
     return {
         "samples": per,
         "parameters": drawn,
@@ -121,7 +121,9 @@ def psa_tables(
     }
 
 
-def _summary(scenario, per, frontier, wtps, partial, patients, engine) -> tuple[pd.DataFrame, list]:
+def _summary(
+    scenario, per, frontier, wtps, partial, patients, engine, population
+) -> tuple[pd.DataFrame, list]:
     """Display table (one row per strategy) and notes of a PSA."""
     cur = scenario.currency
     g = per.groupby("strategy", sort=False)
@@ -160,7 +162,6 @@ def _summary(scenario, per, frontier, wtps, partial, patients, engine) -> tuple[
         + ", ".join(f"{spread[s]:,.0f}" for s in noise.index[:3])
         + ". It is a shared cohort effect (same patients), not part of the spread."
     )
-    population = decision_population(scenario)
     value = cea.evpi(per, wtps, population=population)
     lines.append(
         "EVPI per patient: "

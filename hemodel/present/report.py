@@ -126,7 +126,7 @@ def build(
     )  # fmt: skip
     opening = [
         html.Section("Executive summary", summary_html(findings)),
-        _problem(scenario, path),
+        _problem(scenario, path, findings.population),
         html.Section("Strategies", html.table(strategies)),
         _model(scenario),
         html.Section(
@@ -166,8 +166,9 @@ def build(
     return html_path, xlsx_path
 
 
-def _problem(scenario: Scenario, path: Path) -> html.Section:
-    """The decision problem: population, setting, perspective, horizon, discounting, money."""
+def _problem(scenario: Scenario, path: Path, population: float | None) -> html.Section:
+    """The decision problem: population, setting, perspective, horizon, discounting, money;
+    ``population``: the discounted decision population (persons), if the scenario has one."""
     d, cur = scenario.discount_rates, scenario.currency
     age = scenario.cohort.age
     horizon = scenario.time_horizon.days() / DAYS_PER_YEAR
@@ -183,8 +184,7 @@ def _problem(scenario: Scenario, path: Path) -> html.Section:
         ("Willingness to pay", ", ".join(f"{cur} {w.value:,.0f} per QALY"
                                          for w in scenario.willingness_to_pay)),
     ]  # fmt: skip
-    if scenario.population is not None:
-        population = decision_population(scenario)
+    if population is not None:
         rows.append(
             ("Decision population", f"{population:,.0f} discounted patients over "
              f"{scenario.population.decision_horizon:g} years (population EVPI)")

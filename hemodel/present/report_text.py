@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..scenario.schema import Scenario
+from . import html
 from .labels import section_of
 from .tables import short_number
 
@@ -168,14 +169,8 @@ def _budget_sentence(f: Findings) -> str:
 
 
 def summary_html(f: Findings) -> str:
-    items = "".join(f"<li>{_escape(t)}</li>" for t in decision_sentences(f))
+    items = "".join(f"<li>{html.escape(t)}</li>" for t in decision_sentences(f))
     return f"<div class='summary'><ul>{items}</ul></div>"
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 # ------------------------------------------------------------------ CHEERS 2022
