@@ -177,15 +177,8 @@ def budget_plot(
                         ha="center", va="bottom" if above else "top", fontsize=8,
                         fontweight="bold")  # fmt: skip
         ax.margins(y=0.12)
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xticks(years, [f"Year {y}" for y in years])
-        ax.grid(axis="x", visible=False)
-        ax.yaxis.set_major_formatter(money_short(cur))
-        ax.set_xlabel("Calendar year after adoption")
-        ax.set_ylabel(f"Budget impact ({cur} per year, undiscounted)")
         title = f"Budget impact of {strategy} vs {t['reference'].iloc[0]}"
-        ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
+        _budget_axes(ax, years, cur, "Budget impact", title, subtitle)
         return ax
 
 
@@ -212,13 +205,21 @@ def budget_overview_plot(
             total = f"{len(years)}-year total {money_short(currency)(g['impact'].sum())}"
             ax.bar(years + (i - (len(names) - 1) / 2) * width, g["impact"], width=width * 0.92,
                    color=colours[name], label=f"{name} ({total})")  # fmt: skip
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xticks(years, [f"Year {y}" for y in years])
-        ax.grid(axis="x", visible=False)
-        ax.yaxis.set_major_formatter(money_short(currency))
-        ax.set_xlabel("Calendar year after adoption")
-        ax.set_ylabel(f"Net budget impact ({currency} per year, undiscounted)")
         title = f"Budget impact of each strategy vs {totals['reference'].iloc[0]}"
-        ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
+        _budget_axes(ax, years, currency, "Net budget impact", title, subtitle)
         return ax
+
+
+def _budget_axes(
+    ax: Axes, years: np.ndarray, currency: str, what: str, title: str, subtitle: str
+) -> None:
+    """The axes every budget plot shares: calendar years, money per year (undiscounted), a
+    zero line, the title over the subtitle, the legend beside the plot."""
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(years, [f"Year {y}" for y in years])
+    ax.grid(axis="x", visible=False)
+    ax.yaxis.set_major_formatter(money_short(currency))
+    ax.set_xlabel("Calendar year after adoption")
+    ax.set_ylabel(f"{what} ({currency} per year, undiscounted)")
+    ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
