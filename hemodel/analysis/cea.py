@@ -311,6 +311,21 @@ def _margin(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return basis, penalty / np.trace(penalty)
 
 
+def _basis_size(n: int, d: int) -> int:
+    """Columns of the regression basis for ``n`` samples of ``d`` variables."""
+    if d == 1:
+        return _K_1D
+    return max(4, int(min(_MAX_COLUMNS, n // 5) ** (1.0 / d) + 1e-9)) ** d
+
+
+def min_samples(dimensions: int) -> int:
+    """Fewest PSA samples a regression on ``dimensions`` variables needs (EVPPI, EVSI)."""
+    n = 2
+    while n <= _basis_size(n, dimensions) + 10:
+        n += 1
+    return n
+
+
 def _design(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Tensor-product spline design matrix and summed marginal penalties for x (n, d)."""
     n, d = x.shape
@@ -355,6 +370,39 @@ def _smooth(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         gcv = n * np.maximum(rss, 0.0) / np.maximum(n - edf, 1e-12) ** 2
         fitted[:, j] = xw @ coef[:, np.argmin(gcv)] + centre[j]
     return fitted
+
+
+def fitted_increments(cs: np.ndarray, qs: np.ndarray, x: np.ndarray):
+    """``E[ΔC | x]`` and ``E[ΔQ | x]`` of each strategy against the first (columns), per
+    sample (rows), by the penalised regression splines of :func:`_smooth` on ``x`` (n, d):
+    the regression step of EVPPI (Strong et al. 2014) and EVSI (Strong et al. 2015)."""
+    rel_c, rel_q = cs[:, 1:] - cs[:, :1], qs[:, 1:] - qs[:, :1]
+    fit = _smooth(x, np.hstack([rel_c, rel_q]))
+    return fit[:, : rel_c.shape[1]], fit[:, rel_c.shape[1] :]
+
+
+def opportunity_loss(fit_c: np.ndarray, fit_q: np.ndarray, wtps: np.ndarray) -> np.ndarray:
+    """Per sample (rows) and WTP (columns): ``max_d f_d − f_d*`` with ``f`` the incremental
+    NMB ``w·ΔQ − ΔC`` (0 for the first strategy) and ``d*`` the strategy of highest mean ``f``.
+    Its mean is the value of knowing what ``f`` is conditioned on (currency per person)."""
+    out = np.zeros((len(fit_c), len(wtps)))
+    for k, w in enumerate(wtps):
+        out[:, k] = loss_of_choice(w * fit_q - fit_c)
+    return out
+
+
+def loss_of_choice(increments: np.ndarray) -> np.ndarray:
+    """Per sample: ``max_d f_d − f_d*`` for incremental NMBs ``f`` (n, strategies − 1) against
+    a first strategy of ``f = 0``, ``d*`` the strategy of highest mean ``f`` (≥ 0 term by term)."""
+    f = np.hstack([np.zeros((len(increments), 1)), increments])
+    return f.max(axis=1) - f[:, np.argmax(f.mean(axis=0))]
+
+
+def regression_loss(cs: np.ndarray, qs: np.ndarray, x: np.ndarray, wtps: np.ndarray):
+    """:func:`opportunity_loss` of the increments regressed on ``x`` (zeros for one strategy)."""
+    if cs.shape[1] < 2:
+        return np.zeros((len(cs), len(wtps)))
+    return opportunity_loss(*fitted_increments(cs, qs, x), wtps)
 
 
 def evppi(
@@ -418,16 +466,9 @@ def evppi(
             raise ValueError(f"group {name!r}: parameters contain NaN or infinite values")
 
     limit = _decision(cs, qs, wtps)[2]
-    rel_c, rel_q = cs[:, 1:] - cs[:, :1], qs[:, 1:] - qs[:, :1]
     rows = []
     for name, cols in groups.items():
-        value = np.zeros(len(wtps))
-        if len(names) > 1:
-            fit = _smooth(params[cols].to_numpy(float), np.hstack([rel_c, rel_q]))
-            fit_c, fit_q = fit[:, : len(names) - 1], fit[:, len(names) - 1 :]
-            for k, w in enumerate(wtps):
-                f = np.hstack([np.zeros((len(samples), 1)), w * fit_q - fit_c])
-                value[k] = (f.max(axis=1) - f[:, np.argmax(f.mean(axis=0))]).mean()
+        value = regression_loss(cs, qs, params[cols].to_numpy(float), wtps).mean(axis=0)
         rows.append(pd.DataFrame({"group": name, "wtp": wtps, "evppi": np.clip(value, 0, limit)}))
     out = pd.concat(rows, ignore_index=True)
     if population is not None:

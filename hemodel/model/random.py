@@ -93,3 +93,12 @@ def uniform(seed: int, sample: int, purpose: str, patient: int, index: int = 0) 
 def exponentials(seed: int, sample: int, purpose: str, patients, count: int = 1) -> np.ndarray:
     """``Exp(1)`` hazard budgets from the same keys (``-log(1 - u)``)."""
     return -np.log1p(-uniforms(seed, sample, purpose, patients, count))
+
+
+def derived_seed(seed: int, purpose: str) -> int:
+    """A 63-bit seed for a family of streams independent of ``seed``'s own (e.g. the patients of
+    a proposed study, who must not be the PSA's patients): the hash of ``(seed, purpose)``."""
+    with np.errstate(over="ignore"):
+        h = _mix(np.full(1, seed & _MASK, dtype=np.uint64))
+        h = _mix(h ^ np.uint64(purpose_id(purpose)))
+    return int(h[0] >> np.uint64(1))

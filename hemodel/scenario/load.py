@@ -211,6 +211,7 @@ def _references(s: Scenario) -> list[tuple[Loc, str]]:
             if not is_quantity(name, s):
                 need(("targets", name), "target quantity", name, known, "measured quantities")
     out += _joint_uncertainty(s, need)
+    out += _studies(s, need)
     return out
 
 
@@ -271,6 +272,35 @@ def _joint_uncertainty(s: Scenario, need) -> list[tuple[Loc, str]]:
                 need(loc, "parameter", name, params, "parameters")
             elif type(params[name]).__name__ != "Probability":
                 out.append((loc, f"parameter {name!r} is not a probability"))
+    return out
+
+
+def _studies(s: Scenario, need) -> list[tuple[Loc, str]]:
+    """A study's arms must be strategies; its measured and informed parameters must exist and
+    be uncertain (drawn in the PSA), and an accuracy study's parameter a probability."""
+    params = parameters(s)
+    posterior = s.uncertainty.posterior
+    drawn = set(posterior.parameters) if posterior is not None else set()
+    drawn |= {p for g in s.uncertainty.dirichlet for p in g.parameters}
+    drawn |= {p for p, v in params.items() if v.psa is not None and v.psa.dist != "fixed"}
+    out: list[tuple[Loc, str]] = []
+    for name, study in s.studies.items():
+        at = ("studies", name)
+        for i, arm in enumerate(study.arms):
+            need(at + ("arms", i), "strategy", arm, s.strategies, "defined under strategies")
+        named = [(at + ("informs", i), p) for i, p in enumerate(study.informs)]
+        if study.parameter is not None:
+            named.append((at + ("parameter",), study.parameter))
+        for loc, p in named:
+            if p not in params:
+                need(loc, "parameter", p, params, "parameters")
+            elif p not in drawn:
+                out.append((loc, f"parameter {p!r} is not uncertain (no psa: distribution and "
+                                 "not in uncertainty:), so no study can inform it"))  # fmt: skip
+        p = study.parameter
+        if p in params and type(params[p]).__name__ != "Probability":
+            out.append((at + ("parameter",), f"parameter {p!r} is not a probability: an accuracy "
+                                             "study measures a probability"))  # fmt: skip
     return out
 
 
@@ -452,6 +482,7 @@ def with_strategies(
     data.update(strategies=dict(strategies), reference=reference, targets={})
     data.pop("sweeps", None)
     data.pop("trials", None)
+    data.pop("studies", None)
     if not psa:
         data.pop("uncertainty", None)
     return scenario_from_dict(data, name=name or scenario.name)

@@ -28,6 +28,7 @@ from .quantities import (
     TimeToEventSpec,
     Utility,
 )
+from .studies import Study, StudyName
 from .trials import TrialName, TrialSpec
 
 
@@ -474,6 +475,9 @@ class Scenario(Strict):
     sweeps: dict[Annotated[str, Field(pattern=_NAME)], Sweep] = Field(default_factory=dict)
     population: Population | None = Field(
         default=None, description="who the budget impact and population EVPI are for"
+    )
+    studies: dict[StudyName, Study] = Field(
+        default_factory=dict, description="proposed studies whose value `hemodel evsi` estimates"
     )
 
     @property

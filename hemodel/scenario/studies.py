@@ -1,0 +1,166 @@
+"""Proposed studies as data: the ``studies:`` section of a scenario, read by ``hemodel evsi``.
+
+Each entry is a study a research funder could pay for before deciding. Its data are
+simulated from the model itself at every PSA sample (:mod:`hemodel.analysis.studies`), and
+the expected value of its information (EVSI) is estimated from them
+(:mod:`hemodel.analysis.evsi`). Two designs:
+
+- ``trial``: patients starting first-line therapy are randomised 1:1 between two of the
+  scenario's strategies (``arms``: the control first) and followed for ``endpoint`` (PFS or
+  OS) until the data cut-off (``follow_up``). It reports the Cox log hazard ratio of the second
+  arm against the first (``log_hr``) and its standard error (``log_hr_se``), and per arm the
+  Kaplan-Meier median in months (``median.<arm>``) and the share with an event
+  (``events.<arm>``).
+- ``accuracy``: ``n`` samples with a known answer are tested, e.g. mutation-positive plasma
+  at or above the limit of detection for an assay's sensitivity. The number of correct results
+  is binomial with the probability ``parameter``; the study reports their share
+  (``proportion``).
+
+Names of strategies and parameters are checked against the scenario in
+:mod:`hemodel.scenario.load`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from .quantities import Strict, TimeOffset
+from .trials import FollowUp
+
+#: Largest study size (patients or samples): EVSI of larger studies is EVPPI in practice.
+MAX_SIZE = 100_000
+#: Default study sizes (patients randomised, or samples tested).
+DEFAULT_SIZES = (100, 200, 400, 800)
+#: At most this many summaries or informed parameters: the regression smoother's limit.
+MAX_DIMENSIONS = 4
+
+_STUDY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _study_name(name: str) -> str:
+    if not _STUDY_NAME.match(name):
+        raise ValueError(
+            f"study name {name!r} is not allowed: start with a lower-case letter and use only "
+            "lower-case letters, digits and _ (it names output files and columns)"
+        )
+    return name
+
+
+StudyName = Annotated[str, AfterValidator(_study_name)]
+
+
+class StudyCost(Strict):
+    """What the study costs the funder, in the scenario's currency (not discounted)."""
+
+    fixed: float = Field(default=0.0, ge=0, le=1e12, allow_inf_nan=False,
+                         description="set-up and analysis cost (currency)")  # fmt: skip
+    per_patient: float = Field(default=0.0, ge=0, le=1e9, allow_inf_nan=False,
+                               description="cost per patient or sample (currency)")  # fmt: skip
+
+    def total(self, size: int | float) -> float:
+        """Cost of a study of ``size`` patients (currency)."""
+        return self.fixed + self.per_patient * size if size > 0 else 0.0
+
+
+def trial_summaries(arms: list[str]) -> list[str]:
+    """Every summary a ``trial`` between ``arms`` can report."""
+    per_arm = [f"{kind}.{arm}" for kind in ("median", "events") for arm in arms]
+    return ["log_hr", "log_hr_se", *per_arm]
+
+
+class Study(Strict):
+    """A proposed study whose expected value of sample information ``hemodel evsi`` estimates."""
+
+    title: str = Field(default="", description="shown in tables and plots (default: the name)")
+    design: Literal["trial", "accuracy"] = Field(
+        description="trial: randomise patients between two strategies; accuracy: test samples "
+        "of known status to estimate a probability (e.g. an assay's sensitivity)"
+    )
+    arms: list[str] = Field(
+        default_factory=list,
+        description="trial: the two strategies randomised 1:1, the control first",
+    )
+    endpoint: Literal["pfs", "os"] = Field(
+        default="pfs",
+        description="trial: progression-free (detected progression or death) "
+        "or overall survival, from randomisation",
+    )
+    follow_up: FollowUp = Field(
+        default_factory=lambda: FollowUp(complete=True),
+        description="trial: data cut-off, 'complete' or {median: 24 months} (each patient's "
+        "potential follow-up uniform on [0, 2 x median])",
+    )
+    parameter: str | None = Field(
+        default=None, description="accuracy: the probability the study measures (dotted path)"
+    )
+    summaries: list[str] = Field(
+        default_factory=list,
+        description="what the study reports and EVSI conditions on (at most 4; default: "
+        "log_hr for a trial, proportion for an accuracy study)",
+    )
+    informs: list[str] = Field(
+        default_factory=list,
+        description="uncertain parameters the study informs, for the EVPPI it is compared with "
+        "(at most 4; default for an accuracy study: its parameter)",
+    )
+    sizes: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_SIZES),
+        min_length=1,
+        description="study sizes to evaluate (patients randomised or samples tested)",
+    )
+    cost: StudyCost = Field(default_factory=StudyCost, description="cost to the funder")
+    duration: TimeOffset = Field(
+        default_factory=lambda: TimeOffset(value=0, unit="years"),
+        description="time until the results are known; patients who start before then do not "
+        "benefit (the decision population counts from then)",
+    )
+
+    @model_validator(mode="after")
+    def _design(self):
+        if self.design == "trial":
+            if len(self.arms) != 2 or self.arms[0] == self.arms[1]:
+                raise ValueError("a trial needs 'arms': two different strategies, the control "
+                                 "first, e.g. arms: [ctdna_q12w, ctdna_q8w]")  # fmt: skip
+            if self.parameter is not None:
+                raise ValueError("'parameter' belongs to an accuracy study; a trial has 'arms'")
+            if not self.informs:
+                raise ValueError("give 'informs': the (at most 4) uncertain parameters the trial "
+                                 "informs, for the EVPPI its EVSI is compared with")  # fmt: skip
+            allowed = trial_summaries(self.arms)
+        else:
+            if self.parameter is None:
+                raise ValueError("an accuracy study needs 'parameter': the probability it "
+                                 "measures, e.g. assays.guardant360.sensitivity")  # fmt: skip
+            if self.arms:
+                raise ValueError("'arms' belong to a trial; an accuracy study has 'parameter'")
+            allowed = ["proportion"]
+        bad = [s for s in self.summaries if s not in allowed]
+        if bad:
+            raise ValueError(f"unknown summary {bad[0]!r}: a {self.design} study reports "
+                             f"{', '.join(allowed)}")  # fmt: skip
+        for field in ("summaries", "informs"):
+            values = getattr(self, field)
+            if len(values) > MAX_DIMENSIONS or len(set(values)) != len(values):
+                limit = f"at most {MAX_DIMENSIONS} different names"
+                raise ValueError(f"'{field}' must list {limit} (the regression smoother's "
+                                 f"limit), got {len(values)}")  # fmt: skip
+        if any(n < 0 or n > MAX_SIZE for n in self.sizes) or len(set(self.sizes)) != len(
+            self.sizes
+        ):
+            raise ValueError(f"'sizes' must be different whole numbers from 0 to {MAX_SIZE:,}")
+        return self
+
+    @property
+    def reported(self) -> list[str]:
+        """The summaries EVSI conditions on (the design's default when none are given)."""
+        if self.summaries:
+            return list(self.summaries)
+        return ["log_hr"] if self.design == "trial" else ["proportion"]
+
+    @property
+    def informed(self) -> list[str]:
+        """The parameters whose EVPPI bounds this study's EVSI."""
+        return list(self.informs) or ([self.parameter] if self.parameter else [])
