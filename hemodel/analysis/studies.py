@@ -18,6 +18,11 @@ the largest one, so EVSI changes smoothly with size.
   √(Σ 1/(d + 0.5))); ``median.<arm>`` is the Kaplan-Meier median in months (when not
   reached: the arm's longest follow-up, a lower bound); ``events.<arm>`` the share with an
   event. With a finite lab the arms queue separately, so sizes are not exactly nested.
+  With ``screening:`` (SERENA-6's design, :func:`hemodel.credibility.trial.trial_scenario`),
+  patients 0, 1, … are scanned and tested at the screening strategy's interval and those whose
+  test is positive before progression is detected are randomised, in order of patient number,
+  until the largest size is reached (blocks of 4 × that size, doubling); the continue arm
+  switches to a placebo. Times run from randomisation.
 - ``accuracy``: sample ``i`` gives a correct result when its keyed uniform is below the
   parameter's value at θ_k; ``proportion`` is the share correct (binomial).
 
@@ -33,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..credibility.survival import cox_binary, kaplan_meier
+from ..credibility.trial import TrialDesign, trial_scenario
 from ..engine.choice import choose
 from ..engine.select import run_cohort
 from ..model import random as rnd
@@ -66,7 +72,10 @@ class StudyJob:
             known = ", ".join(scenario.studies) or "none"
             raise KeyError(f"no study {name!r} in the scenario (studies: {known})")
         study = scenario.studies[name]
-        if study.design == "trial":
+        if study.screening is not None:
+            scenario = trial_scenario(scenario, screening_design(scenario, name, study))
+            engine = choose(engine, build_inputs(scenario))
+        elif study.design == "trial":
             # Nothing after the last data cut-off (2 × median follow-up) is observed, so the
             # simulation stops there (the same event times, fewer scheduled tests).
             changes, median = {}, study.follow_up.months()
@@ -82,7 +91,7 @@ class StudyJob:
     def columns(self) -> list[str]:
         """Every summary this study reports (the columns of :func:`simulate`)."""
         if self.study.design == "trial":
-            return trial_summaries(self.study.arms)
+            return trial_summaries(self.study.arm_names)
         return ["proportion"]
 
 
@@ -151,36 +160,91 @@ def allocation(seed: int, sample: int, patients: int) -> np.ndarray:
     return np.column_stack([first, 1 - first]).ravel()[:patients]
 
 
+def screening_design(scenario: Scenario, name: str, study: Study) -> TrialDesign:
+    """The virtual trial of a study with ``screening:``: scans and tests at the screening
+    strategy's interval from its first scan at or after the strategy's first test, its assay
+    and switch therapy, and the study's follow-up."""
+    plan = scenario.strategies[study.screening]
+    return TrialDesign(
+        name=name,
+        every_weeks=plan.monitoring.every.days() / 7.0,
+        start_months=plan.monitoring.start.days() / DAYS_PER_MONTH,
+        assay=plan.monitoring.assay,
+        therapy=plan.switch.to,
+        follow_up_months=study.follow_up.months(),
+    )
+
+
+def _end(table: pd.DataFrame, endpoint: str) -> np.ndarray:
+    """Day of the endpoint's event (NaN: none within the horizon)."""
+    cols = ["death_days"] if endpoint == "os" else ["detected_progression_days", "death_days"]
+    return np.fmin.reduce([table[c].to_numpy(float) for c in cols])
+
+
 def _trial_data(job: StudyJob, inputs: ModelInputs, sample: int, patients: int):
     """Endpoint times (months from randomisation), event flags and arms of the trial's
-    ``patients`` patients at one PSA sample."""
+    ``patients`` randomised patients at one PSA sample."""
     study = job.study
     arm = allocation(job.seed, sample, patients)
-    ids = np.arange(patients)
-    cohort = draw_cohort(inputs, ids, job.seed, sample)
-    end = np.full(patients, np.nan)
-    for a, plan in enumerate(inputs.strategies):  # the arms, control first
-        mine = arm == a
-        if not mine.any():
-            continue
-        frame = run_cohort(job.engine, inputs, cohort.take(mine), job.seed, sample, plans=[plan])
-        table = frame[0][0]
-        cols = ["death_days"] if study.endpoint == "os" else ["detected_progression_days",
-                                                              "death_days"]  # fmt: skip
-        end[mine] = np.fmin.reduce([table[c].to_numpy(float) for c in cols])
+    if study.screening is not None:
+        ids, zero, end = _randomised_on_detection(job, inputs, sample, arm)
+    else:
+        ids, zero, end = np.arange(patients), np.zeros(patients), np.full(patients, np.nan)
+        cohort = draw_cohort(inputs, ids, job.seed, sample)
+        for a, plan in enumerate(inputs.strategies):  # the arms, control first
+            mine = arm == a
+            if mine.any():
+                rows = run_cohort(job.engine, inputs, cohort.take(mine), job.seed, sample,
+                                  plans=[plan])  # fmt: skip
+                end[mine] = _end(rows[0][0], study.endpoint)
+    horizon = (inputs.horizon - zero) / DAYS_PER_MONTH
     median = study.follow_up.months()
     if median is None:
-        cut = np.full(patients, inputs.horizon / DAYS_PER_MONTH)
+        cut = horizon
     else:
         u = rnd.uniforms(job.seed, sample, "study_follow_up", ids)[:, 0]
-        cut = np.minimum(2.0 * median * u, inputs.horizon / DAYS_PER_MONTH)
-    months = end / DAYS_PER_MONTH
+        cut = np.minimum(2.0 * median * u, horizon)
+    months = (end - zero) / DAYS_PER_MONTH
     events = months <= cut  # NaN (no event within the horizon) compares false
     return np.where(events, months, cut), events, arm
 
 
+#: Most patients screened per patient randomised before a screening trial gives up.
+MAX_SCREENED = 200
+
+
+def _randomised_on_detection(job: StudyJob, inputs: ModelInputs, sample: int, arm: np.ndarray):
+    """Screen patients 0, 1, … (monitored, placebo switch on detection) until ``len(arm)`` are
+    randomised; return their ids, randomisation days and endpoint days in their arm."""
+    plans = {p.name: p for p in inputs.strategies}
+    wanted, ids, zero, end = len(arm), [], [], []
+    screened, block = 0, max(64, 4 * wanted)
+    while sum(map(len, ids)) < wanted:
+        if screened >= MAX_SCREENED * wanted:
+            raise ValueError(
+                f"study {job.name!r}: fewer than 1 in {MAX_SCREENED} screened patients were "
+                f"randomised at PSA sample {sample} ({screened:,} screened): choose a "
+                "screening strategy that detects mutations before progression"
+            )
+        cohort = draw_cohort(inputs, np.arange(screened, screened + block), job.seed, sample)
+        cont = run_cohort(job.engine, inputs, cohort, job.seed, sample,
+                          plans=[plans["continue"]])[0][0]  # fmt: skip
+        hit = cont["switched"].to_numpy(bool)
+        ids.append(cohort.ids[hit])
+        zero.append(cont["switch_days"].to_numpy(float)[hit])
+        end.append(_end(cont, job.study.endpoint)[hit])
+        screened, block = screened + block, 2 * block
+    ids, zero, end = (np.concatenate(x)[:wanted] for x in (ids, zero, end))
+    switch = arm == 1
+    if switch.any():
+        cohort = draw_cohort(inputs, ids[switch], job.seed, sample)
+        rows = run_cohort(job.engine, inputs, cohort, job.seed, sample, plans=[plans["switch"]])
+        end[switch] = _end(rows[0][0], job.study.endpoint)
+    return ids, zero, end
+
+
 def _trial_summaries(job: StudyJob, times, events, arm) -> dict[str, float]:
-    names = job.study.arms
+    names = job.study.arm_names
     out = dict.fromkeys(trial_summaries(names), np.nan)
     if len(times) == 0:
         return out

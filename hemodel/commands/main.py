@@ -29,6 +29,7 @@ EXIT_INVALID = 2
 #: each registered parser sets ``handler`` (a function of the parsed args returning an exit code).
 COMMANDS: tuple[str, ...] = (
     "psa",
+    "evsi",
     "sweep",
     "dsa",
     "threshold",

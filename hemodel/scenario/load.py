@@ -288,6 +288,12 @@ def _studies(s: Scenario, need) -> list[tuple[Loc, str]]:
         at = ("studies", name)
         for i, arm in enumerate(study.arms):
             need(at + ("arms", i), "strategy", arm, s.strategies, "defined under strategies")
+        if study.screening is not None:
+            loc, st = at + ("screening",), s.strategies.get(study.screening)
+            need(loc, "strategy", study.screening, s.strategies, "defined under strategies")
+            if st is not None and (st.monitoring is None or st.switch is None):
+                out.append((loc, f"strategy {study.screening!r} has no monitoring and switch: "
+                                 "randomising on detection needs both"))  # fmt: skip
         named = [(at + ("informs", i), p) for i, p in enumerate(study.informs)]
         if study.parameter is not None:
             named.append((at + ("parameter",), study.parameter))

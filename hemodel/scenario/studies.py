@@ -6,8 +6,11 @@ the expected value of its information (EVSI) is estimated from them
 (:mod:`hemodel.analysis.evsi`). Two designs:
 
 - ``trial``: patients starting first-line therapy are randomised 1:1 between two of the
-  scenario's strategies (``arms``: the control first) and followed for ``endpoint`` (PFS or
-  OS) until the data cut-off (``follow_up``). It reports the Cox log hazard ratio of the second
+  scenario's strategies (``arms``: the control first), or, with ``screening:``, patients
+  monitored as in that strategy are randomised when a test first finds a mutation before
+  progression is detected, to ``continue`` first-line therapy or ``switch`` (SERENA-6's
+  design). They are followed for ``endpoint`` (PFS or OS) from randomisation until the data
+  cut-off (``follow_up``). It reports the Cox log hazard ratio of the second
   arm against the first (``log_hr``) and its standard error (``log_hr_se``), and per arm the
   Kaplan-Meier median in months (``median.<arm>``) and the share with an event
   (``events.<arm>``).
@@ -81,7 +84,14 @@ class Study(Strict):
     )
     arms: list[str] = Field(
         default_factory=list,
-        description="trial: the two strategies randomised 1:1, the control first",
+        description="trial: the two strategies randomised 1:1 at first-line start, the control "
+        "first",
+    )
+    screening: str | None = Field(
+        default=None,
+        description="trial instead of arms: a strategy with monitoring and a switch; patients "
+        "monitored as in it whose test is positive before progression is detected are "
+        "randomised 1:1 to continue (control) or to switch (as SERENA-6)",
     )
     endpoint: Literal["pfs", "os"] = Field(
         default="pfs",
@@ -121,21 +131,26 @@ class Study(Strict):
     @model_validator(mode="after")
     def _design(self):
         if self.design == "trial":
-            if len(self.arms) != 2 or self.arms[0] == self.arms[1]:
+            if self.screening is not None and self.arms:
+                raise ValueError("give 'arms' (randomised at first-line start) or 'screening' "
+                                 "(randomised on detection), not both")  # fmt: skip
+            if self.screening is None and (len(self.arms) != 2 or self.arms[0] == self.arms[1]):
                 raise ValueError("a trial needs 'arms': two different strategies, the control "
-                                 "first, e.g. arms: [ctdna_q12w, ctdna_q8w]")  # fmt: skip
+                                 "first, e.g. arms: [ctdna_q12w, ctdna_q8w] (or 'screening': "
+                                 "a monitoring strategy, to randomise on detection)")  # fmt: skip
             if self.parameter is not None:
                 raise ValueError("'parameter' belongs to an accuracy study; a trial has 'arms'")
             if not self.informs:
                 raise ValueError("give 'informs': the (at most 4) uncertain parameters the trial "
                                  "informs, for the EVPPI its EVSI is compared with")  # fmt: skip
-            allowed = trial_summaries(self.arms)
+            allowed = trial_summaries(self.arm_names)
         else:
             if self.parameter is None:
                 raise ValueError("an accuracy study needs 'parameter': the probability it "
                                  "measures, e.g. assays.guardant360.sensitivity")  # fmt: skip
-            if self.arms:
-                raise ValueError("'arms' belong to a trial; an accuracy study has 'parameter'")
+            if self.arms or self.screening:
+                raise ValueError("'arms' and 'screening' belong to a trial; an accuracy study "
+                                 "has 'parameter'")  # fmt: skip
             allowed = ["proportion"]
         bad = [s for s in self.summaries if s not in allowed]
         if bad:
@@ -152,6 +167,11 @@ class Study(Strict):
         ):
             raise ValueError(f"'sizes' must be different whole numbers from 0 to {MAX_SIZE:,}")
         return self
+
+    @property
+    def arm_names(self) -> list[str]:
+        """The trial's arms as its summaries name them, the control first."""
+        return ["continue", "switch"] if self.screening else list(self.arms)
 
     @property
     def reported(self) -> list[str]:

@@ -1,0 +1,199 @@
+"""What ``hemodel evsi`` and the report's EVSI section show: tables, sentences and plots of the
+expected value of sample information and the expected net benefit of sampling by study size.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
+
+from ..analysis.evsi import EVSIResult, run_evsi
+from ..scenario.schema import Scenario
+from . import plots
+from .plots import WTP_STYLES, money_short
+
+
+def _m(x: float) -> str:
+    return "—" if pd.isna(x) else f"{x:,.0f}"
+
+
+def _title(scenario: Scenario, name: str) -> str:
+    return scenario.studies[name].title or name
+
+
+def evsi_display(table: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """evsi.csv for reading: money rounded, units and currency in the headers."""
+    cur = currency
+    out = pd.DataFrame(
+        {
+            "Study": table["study"],
+            f"WTP ({cur}/QALY)": table["wtp"].map(_m),
+            "Study size (patients)": table["study_size"].map("{:,}".format),
+            f"EVSI ({cur}/patient)": [
+                f"{_m(v)} ± {_m(1.96 * s)}"
+                for v, s in zip(table["evsi"], table["evsi_se"], strict=True)
+            ],  # fmt: skip
+            f"EVSI, moment matching ({cur}/patient)": table["evsi_moment_matching"].map(_m),
+            f"EVPPI of informed parameters ({cur}/patient)": table["evppi"].map(_m),
+            f"Population EVSI ({cur})": (table["evsi"] * table["population"]).map(_m),
+            f"Study cost ({cur})": table["study_cost"].map(_m),
+            f"ENBS ({cur})": table["enbs"].map(_m),
+        }
+    )
+    return out
+
+
+def optimal_sentences(result: EVSIResult, scenario: Scenario) -> list[str]:
+    """One sentence per study and WTP: the optimal study size and why."""
+    cur = scenario.currency
+    out = []
+    for row in result.optimal.itertuples():
+        title = _title(scenario, row.study)
+        at = f"at {cur} {row.wtp:,.0f}/QALY"
+        part = result.table[(result.table["study"] == row.study)
+                            & (result.table["wtp"] == row.wtp)]  # fmt: skip
+        if part["population"].isna().all():
+            out.append(f"{title} {at}: EVSI up to {cur} {part['evsi'].max():,.0f} per patient; "
+                       "no ENBS without a population: block (incident patients, decision "
+                       "horizon).")  # fmt: skip
+        elif row.optimal_size == 0:
+            best = part.loc[part["enbs"].idxmax()]
+            out.append(
+                f"{title} {at}: not worth funding at any size evaluated — the largest ENBS is "
+                f"{cur} {best['enbs']:,.0f} (n = {int(best['study_size']):,}: population EVSI "
+                f"{cur} {best['evsi'] * best['population']:,.0f} against a cost of "
+                f"{cur} {best['study_cost']:,.0f})."
+            )
+        else:
+            value = f"ENBS {cur} {row.enbs:,.0f}, EVSI {cur} {row.evsi:,.0f} per patient"
+            out.append(f"{title} {at}: optimal size {row.optimal_size:,} of those evaluated, "
+                       f"{value}.")  # fmt: skip
+    return out
+
+
+def method_note(result: EVSIResult, scenario: Scenario, samples: int, patients: int) -> str:
+    """How the numbers were made, in one paragraph."""
+    pop = result.table["population"].dropna()
+    who = (
+        f"ENBS = EVSI × the discounted new patients from when the study reports to the decision "
+        f"horizon ({', '.join(f'{p:,.0f}' for p in pop.unique())} patients) − the study's cost."
+        if len(pop)
+        else "No population: block, so no ENBS."
+    )
+    return (
+        f"EVSI from {samples:,} PSA samples × {patients:,} patients (the same PSA as `hemodel "
+        "psa` with this seed); at each sample every study was simulated from the model at that "
+        "sample's parameters with patients of its own. Regression EVSI (Strong et al. 2015): "
+        "incremental costs and QALYs regressed on the study's summaries; ± is 1.96 Monte Carlo "
+        "standard errors (regression error not included). Moment matching (Heath et al. 2018) "
+        "where the study's likelihood is known (accuracy studies). EVPPI: of the parameters "
+        f"each study informs, its upper bound. Costs in {scenario.currency} "
+        f"({scenario.price_year} prices), discounted. {who}"
+    )
+
+
+# ------------------------------------------------------------------------------ plots
+def _lines(ax: Axes, table: pd.DataFrame, column: str, currency: str, wtps) -> None:
+    for w, ls in zip(wtps, WTP_STYLES * len(wtps), strict=False):
+        g = table[table["wtp"] == w].sort_values("study_size")
+        label = f"WTP {money_short(currency)(w)}/QALY"
+        line = ax.plot(g["study_size"], g[column], marker="o", ls=ls, label=label)[0]
+        if column == "evsi":
+            half = 1.96 * g["evsi_se"]
+            ax.fill_between(g["study_size"], g["evsi"] - half, g["evsi"] + half,
+                            color=line.get_color(), alpha=0.15, lw=0)  # fmt: skip
+            ax.axhline(g["evppi"].iloc[0], color=line.get_color(), lw=1, alpha=0.6, ls=":")
+            mm = g["evsi_moment_matching"]
+            if mm.notna().any():
+                ax.plot(g["study_size"], mm, "x", color=line.get_color(), ms=8)
+
+
+def evsi_plot(table: pd.DataFrame, title: str, currency: str) -> Axes:
+    """EVSI per patient against study size, one line per WTP (band: 95% Monte Carlo
+    interval; dotted: the EVPPI of the informed parameters; x: moment matching)."""
+    ax = plots.axes(None)
+    wtps = list(dict.fromkeys(table["wtp"]))
+    _lines(ax, table, "evsi", currency, wtps)
+    ax.set_xlabel("Study size (patients or samples)")
+    ax.set_ylabel(f"EVSI ({currency} per patient)")
+    ax.yaxis.set_major_formatter(money_short(currency))
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"{title}\nExpected value of sample information (dotted: EVPPI)", fontsize=11)
+    ax.legend(fontsize=8.5, loc="lower right")
+    if np.nanmax(table[["evsi", "evppi"]].to_numpy(float)) <= 0:
+        ax.set_ylim(0, 1)
+        plots.note(ax, "EVSI and EVPPI are 0: the decision does not change\nwhatever the "
+                       "study finds", y=0.6)  # fmt: skip
+    return ax
+
+
+def enbs_plot(table: pd.DataFrame, optimal: pd.DataFrame, title: str, currency: str) -> Axes:
+    """ENBS against study size, one line per WTP, the optimal size marked."""
+    ax = plots.axes(None)
+    wtps = list(dict.fromkeys(table["wtp"]))
+    _lines(ax, table, "enbs", currency, wtps)
+    ax.axhline(0, color="black", lw=0.8)
+    for row in optimal.itertuples():
+        if row.optimal_size > 0:
+            ax.plot(row.optimal_size, row.enbs, "*", color="black", ms=14, zorder=5)
+    ax.set_xlabel("Study size (patients or samples)")
+    ax.set_ylabel(f"ENBS ({currency}, population EVSI − study cost)")
+    ax.yaxis.set_major_formatter(money_short(currency))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"{title}\nExpected net benefit of sampling (★ optimal size)", fontsize=11)
+    ax.legend(fontsize=8.5)
+    return ax
+
+
+# ---------------------------------------------------------------------------- outputs
+def evsi_outputs(
+    scenario: Scenario,
+    samples: int,
+    patients: int,
+    seed: int,
+    out: str | os.PathLike,
+    *,
+    studies=None,
+    sizes=None,
+    wtps=None,
+    progress: bool | None = False,
+    **execution,
+) -> dict:
+    """Run :func:`~hemodel.analysis.evsi.run_evsi` and write its files into ``out``:
+    evsi.csv, evsi_optimal.csv, study_<name>.csv (simulated summaries), psa_samples.csv,
+    psa_parameters.csv, evsi_<name>.png and enbs_<name>.png. Returns the result, the display
+    table, the sentences and the PNG paths."""
+    result = run_evsi(scenario, samples, patients, seed, studies=studies, sizes=sizes,
+                      wtps=wtps, progress=progress, **execution)  # fmt: skip
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cur = scenario.currency
+    result.table.assign(currency=cur).to_csv(out / "evsi.csv", index=False)
+    result.optimal.assign(currency=cur).to_csv(out / "evsi_optimal.csv", index=False)
+    for name, data in result.data.items():
+        data.to_csv(out / f"study_{name}.csv", index=False)
+    result.per_sample.to_csv(out / "psa_samples.csv", index=False)
+    result.drawn.to_csv(out / "psa_parameters.csv", index=False)
+    pngs = []
+    for name in result.data:
+        table = result.table[result.table["study"] == name]
+        best = result.optimal[result.optimal["study"] == name]
+        title = _title(scenario, name)
+        for kind, ax in (("evsi", evsi_plot(table, title, cur)),
+                         ("enbs", enbs_plot(table, best, title, cur))):  # fmt: skip
+            path = out / f"{kind}_{name}.png"
+            plots.save(ax, path)
+            pngs.append(path)
+    return {
+        "result": result,
+        "display": evsi_display(result.table, cur),
+        "sentences": optimal_sentences(result, scenario),
+        "note": method_note(result, scenario, samples, patients),
+        "pngs": pngs,
+    }
