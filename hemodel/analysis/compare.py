@@ -24,8 +24,8 @@ from ..scenario.schema import Scenario
 from .cea import incremental_analysis, net_benefit
 
 #: Top-level fields that do not change a base-case result (text, trials, calibration
-#: targets, PSA correlations, sweep grids): left out of the inputs comparison.
-_NOT_INPUTS = ("name", "description", "trials", "targets", "uncertainty", "sweeps")
+#: targets, PSA correlations, sweep grids, proposed studies): left out of the inputs comparison.
+_NOT_INPUTS = ("name", "description", "trials", "targets", "uncertainty", "sweeps", "studies")
 #: Fields that describe a value rather than set it.
 _NOT_VALUES = ("description", "source", "psa", "range")
 

@@ -77,6 +77,7 @@ def expand(scenario: Scenario, name: str) -> tuple[Scenario, pd.DataFrame]:
             }
         )
     data["strategies"] = strategies
+    data.pop("studies", None)  # they name the strategies the sweep replaces
     data["name"] = f"{scenario.name} — sweep {name}"
     return scenario_from_dict(data, name=f"sweep {name}"), pd.DataFrame(rows)
 

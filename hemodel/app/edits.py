@@ -30,8 +30,9 @@ from ..scenario.schema import Scenario
 MAX_UPLOAD_BYTES = 1_000_000
 
 #: Sections whose parameters are not offered as inputs: strategy settings have their own
-#: controls, willingness to pay is a run setting, trials and sweeps serve other analyses.
-_NOT_INPUTS = ("strategies", "sweeps", "trials", "willingness_to_pay")
+#: controls, willingness to pay is a run setting, trials, sweeps and studies serve other
+#: analyses.
+_NOT_INPUTS = ("strategies", "sweeps", "trials", "studies", "willingness_to_pay")
 
 SWITCH_TIMINGS = {"immediately": "immediately", "next_visit": "at the next visit"}
 

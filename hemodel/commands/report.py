@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
 
-SECTIONS = "base, survival, sweep, dsa, threshold, budget, psa, validation, convergence"
+SECTIONS = "base, survival, sweep, dsa, threshold, budget, psa, evsi, validation, convergence"
 
 EXAMPLE = f"""examples:
   hemodel report scenarios/serena6_us.yaml --out report/
@@ -19,7 +19,8 @@ sections: {SECTIONS}
 (the executive summary, decision problem, strategies, model diagram, inputs, CHEERS 2022
 checklist and manifest are always there).
 writes report.html (open in any browser; works offline) and report.xlsx (one sheet per table,
-numbers as numbers, CE plane and CEAC charts); the PSA's files go to OUT/psa/
+numbers as numbers, CE plane and CEAC charts); the PSA's files go to OUT/psa/, the EVSI's
+to OUT/evsi/
 """
 
 
@@ -51,6 +52,12 @@ def register(sub) -> None:
         default=2000,
         help="patients per virtual trial (default 2000)",
     )
+    p.add_argument(
+        "--evsi-samples", type=int, default=300, help="PSA samples of the EVSI (default 300)"
+    )
+    p.add_argument(
+        "--evsi-patients", type=int, default=300, help="patients per EVSI sample (default 300)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
@@ -72,6 +79,8 @@ def run(args) -> int:
         "--psa-patients": (args.psa_patients, 1),
         "--dsa-patients": (args.dsa_patients, 1),
         "--validation-patients": (args.validation_patients, 1),
+        "--evsi-samples": (args.evsi_samples, 2),
+        "--evsi-patients": (args.evsi_patients, 1),
     }
     try:
         for flag, (value, least) in counts.items():
@@ -84,6 +93,8 @@ def run(args) -> int:
             psa_patients=args.psa_patients,
             dsa_patients=args.dsa_patients,
             validation_patients=args.validation_patients,
+            evsi_samples=args.evsi_samples,
+            evsi_patients=args.evsi_patients,
             analyses=choose_analyses(args.only, args.skip),
         )
         if "psa" in settings.analyses:

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import NullLocator
 
 from ..analysis.evsi import EVSIResult, run_evsi
 from ..scenario.schema import Scenario
+from ..scenario.studies import Study
 from . import plots
 from .plots import WTP_STYLES, money_short
 
@@ -113,19 +114,35 @@ def _lines(ax: Axes, table: pd.DataFrame, column: str, currency: str, wtps) -> N
                 ax.plot(g["study_size"], mm, "x", color=line.get_color(), ms=8)
 
 
-def evsi_plot(table: pd.DataFrame, title: str, currency: str) -> Axes:
+def _size_axis(ax: Axes, sizes, unit: str) -> None:
+    """Study sizes on the x-axis, ticks at the sizes evaluated (a log scale when they span a
+    factor of 4 or more, as doubling designs do)."""
+    sizes = sorted(set(int(n) for n in sizes))
+    if sizes[0] > 0 and sizes[-1] >= 4 * sizes[0]:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    ax.set_xlabel(f"Study size ({unit})")
+
+
+def size_unit(study: Study) -> str:
+    """What a study's size counts."""
+    return "patients randomised" if study.design == "trial" else "samples tested"
+
+
+def evsi_plot(table: pd.DataFrame, title: str, currency: str, unit: str = "patients") -> Axes:
     """EVSI per patient against study size, one line per WTP (band: 95% Monte Carlo
     interval; dotted: the EVPPI of the informed parameters; x: moment matching)."""
     ax = plots.axes(None)
     wtps = list(dict.fromkeys(table["wtp"]))
     _lines(ax, table, "evsi", currency, wtps)
-    ax.set_xlabel("Study size (patients or samples)")
+    _size_axis(ax, table["study_size"], unit)
     ax.set_ylabel(f"EVSI ({currency} per patient)")
     ax.yaxis.set_major_formatter(money_short(currency))
     ax.set_ylim(bottom=0)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"{title}\nExpected value of sample information (dotted: EVPPI)", fontsize=11)
-    ax.legend(fontsize=8.5, loc="lower right")
+    ax.set_title(f"{title}\nExpected value of sample information (dotted: EVPPI; x: moment "
+                 "matching)", fontsize=10.5)  # fmt: skip
+    ax.legend(fontsize=8.5, loc="center right")
     if np.nanmax(table[["evsi", "evppi"]].to_numpy(float)) <= 0:
         ax.set_ylim(0, 1)
         plots.note(ax, "EVSI and EVPPI are 0: the decision does not change\nwhatever the "
@@ -133,21 +150,25 @@ def evsi_plot(table: pd.DataFrame, title: str, currency: str) -> Axes:
     return ax
 
 
-def enbs_plot(table: pd.DataFrame, optimal: pd.DataFrame, title: str, currency: str) -> Axes:
+def enbs_plot(
+    table: pd.DataFrame, optimal: pd.DataFrame, title: str, currency: str, unit: str = "patients"
+) -> Axes:
     """ENBS against study size, one line per WTP, the optimal size marked."""
     ax = plots.axes(None)
     wtps = list(dict.fromkeys(table["wtp"]))
     _lines(ax, table, "enbs", currency, wtps)
     ax.axhline(0, color="black", lw=0.8)
-    for row in optimal.itertuples():
-        if row.optimal_size > 0:
-            ax.plot(row.optimal_size, row.enbs, "*", color="black", ms=14, zorder=5)
-    ax.set_xlabel("Study size (patients or samples)")
+    best = optimal[optimal["optimal_size"] > 0]
+    for row in best.itertuples():
+        ax.plot(row.optimal_size, row.enbs, "*", color="black", ms=14, zorder=5)
+    _size_axis(ax, table["study_size"], unit)
     ax.set_ylabel(f"ENBS ({currency}, population EVSI − study cost)")
     ax.yaxis.set_major_formatter(money_short(currency))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"{title}\nExpected net benefit of sampling (★ optimal size)", fontsize=11)
-    ax.legend(fontsize=8.5)
+    ax.set_title(f"{title}\nExpected net benefit of sampling (★ optimal size)", fontsize=10.5)
+    ax.legend(fontsize=8.5, loc="best")
+    if best.empty:
+        plots.note(ax, "ENBS < 0 at every size: no study of these sizes is worth its cost",
+                   y=0.25)  # fmt: skip
     return ax
 
 
@@ -184,9 +205,9 @@ def evsi_outputs(
     for name in result.data:
         table = result.table[result.table["study"] == name]
         best = result.optimal[result.optimal["study"] == name]
-        title = _title(scenario, name)
-        for kind, ax in (("evsi", evsi_plot(table, title, cur)),
-                         ("enbs", enbs_plot(table, best, title, cur))):  # fmt: skip
+        title, unit = _title(scenario, name), size_unit(scenario.studies[name])
+        for kind, ax in (("evsi", evsi_plot(table, title, cur, unit)),
+                         ("enbs", enbs_plot(table, best, title, cur, unit))):  # fmt: skip
             path = out / f"{kind}_{name}.png"
             plots.save(ax, path)
             pngs.append(path)

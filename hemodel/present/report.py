@@ -5,7 +5,8 @@
 Sections, in order (:data:`SECTIONS`; each analysis can be left out or asked for on its own):
 executive summary, decision problem, strategies, model, inputs and sources, base case,
 survival and state occupancy, testing-interval sweep, deterministic sensitivity analysis,
-threshold price, budget impact, probabilistic sensitivity analysis, validation, convergence,
+threshold price, budget impact, probabilistic sensitivity analysis, value of further research
+(EVSI of the scenario's proposed studies), validation, convergence,
 the CHEERS 2022 checklist and the manifest.
 """
 
@@ -35,6 +36,7 @@ ANALYSES = (
     "threshold",
     "budget",
     "psa",
+    "evsi",
     "validation",
     "convergence",
 )
@@ -44,7 +46,8 @@ ANALYSES = (
 class ReportSettings:
     """How much to simulate: ``patients`` per strategy for the base case, sweep, threshold
     and budget; ``dsa_patients`` per one-way run; ``psa_samples`` × ``psa_patients``;
-    ``validation_patients`` per virtual trial; ``analyses``: which of :data:`ANALYSES`."""
+    ``validation_patients`` per virtual trial; ``evsi_samples`` × ``evsi_patients`` for the
+    value of the scenario's proposed studies; ``analyses``: which of :data:`ANALYSES`."""
 
     patients: int = 2000
     seed: int = 1
@@ -52,6 +55,8 @@ class ReportSettings:
     psa_patients: int = 500
     dsa_patients: int = 1000
     validation_patients: int = 2000
+    evsi_samples: int = 300
+    evsi_patients: int = 300
     analyses: tuple[str, ...] = ANALYSES
 
     def __post_init__(self):
@@ -112,6 +117,7 @@ def build(
         "threshold": lambda: report_sections.threshold(ctx),
         "budget": lambda: report_sections.budget(ctx),
         "psa": lambda: report_sections.psa(ctx, settings.psa_samples, settings.psa_patients),
+        "evsi": lambda: report_sections.evsi(ctx, settings.evsi_samples, settings.evsi_patients),
         "validation": lambda: report_sections.validation(ctx, settings.validation_patients),
         "convergence": lambda: report_sections.convergence(ctx),
     }

@@ -1,6 +1,7 @@
 """The analysis sections of a report. Each runs the same functions as its command (``run``,
-``sweep``, ``dsa``, ``threshold``, ``budget``, ``psa``, ``validate``, ``convergence``), adds its
-tables to the workbook's sheets and returns a :class:`~hemodel.present.html.Section`.
+``sweep``, ``dsa``, ``threshold``, ``budget``, ``psa``, ``evsi``, ``validate``,
+``convergence``), adds its tables to the workbook's sheets and returns a
+:class:`~hemodel.present.html.Section`.
 """
 
 from __future__ import annotations
@@ -252,6 +253,25 @@ def psa(ctx: Context, samples: int, patients: int) -> html.Section:
     body = heading + html.table(t["table"]) + "".join(notes)
     body += "".join(html.embed(folder / f"{f}.png") for f in pictures)
     return html.Section("Probabilistic sensitivity analysis", body)
+
+
+def evsi(ctx: Context, samples: int, patients: int) -> html.Section:
+    from .evsi_report import evsi_outputs
+
+    title = "Value of further research (EVSI)"
+    if not ctx.scenario.studies:
+        return html.Section(title, html.paragraph(
+            "The scenario has no studies: block, so no proposed study is valued here; declare "
+            "one (a trial or an accuracy study) and run `hemodel evsi` (docs/howto-evsi.md)."
+        ))  # fmt: skip
+    folder = ctx.out / "evsi"
+    t = evsi_outputs(ctx.scenario, samples, patients, ctx.seed, folder, progress=ctx.progress,
+                     **ctx.execution)  # fmt: skip
+    ctx.sheets.update(evsi=t["result"].table, evsi_optimal=t["result"].optimal)
+    body = html.paragraph(t["note"]) + html.table(t["display"])
+    body += "".join(html.paragraph(line) for line in t["sentences"])
+    body += "".join(html.embed(png) for png in t["pngs"])
+    return html.Section(title, body)
 
 
 def validation(ctx: Context, patients: int) -> html.Section:

@@ -277,14 +277,14 @@ def psa_text(psa: object) -> str:
 
 def numeric_inputs(scenario: Scenario, path: str | Path) -> pd.DataFrame:
     """The inputs sheet: every evidence parameter of ``scenario`` (loaded from ``path``; not
-    strategy or sweep settings) with its readable name, numeric ``value``, ``unit``, DSA
+    strategy, sweep or study settings) with its readable name, numeric ``value``, ``unit``, DSA
     range as numbers ``low`` and ``high`` (empty when none) and where the range comes from,
     PSA distribution and source."""
     sources = parameter_sources(path, scenario)
     ranges = ranged_parameters(scenario)
     rows = []
     for dotted, p in parameters(scenario).items():
-        if dotted.startswith(("strategies.", "sweeps.")):
+        if dotted.startswith(("strategies.", "sweeps.", "studies.")):
             continue
         low, high, origin = ranges.get(dotted, (math.nan, math.nan, ""))
         rows.append({

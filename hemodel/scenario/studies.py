@@ -154,7 +154,8 @@ class Study(Strict):
             allowed = ["proportion"]
         bad = [s for s in self.summaries if s not in allowed]
         if bad:
-            raise ValueError(f"unknown summary {bad[0]!r}: a {self.design} study reports "
+            kind = "a trial" if self.design == "trial" else "an accuracy study"
+            raise ValueError(f"unknown summary {bad[0]!r}: {kind} reports "
                              f"{', '.join(allowed)}")  # fmt: skip
         for field in ("summaries", "informs"):
             values = getattr(self, field)

@@ -54,3 +54,9 @@ def test_psa_tables_give_population_evpi(tmp_path):
     assert (evpi["evpi"] > 0).any()  # the drug's price decides between strategies
     assert list(evpi["evpi_population"]) == pytest.approx(list(evpi["evpi"] * population))
     assert any(line.startswith("Population EVPI (1,") for line in t["notes"])
+
+
+def test_a_study_reporting_after_half_a_year_leaves_out_the_first_half_year():
+    s = _with({"incident": 100, "decision_horizon": 3}, rate=0.0)
+    assert decision_population(s, start=0.5) == pytest.approx(50 + 100 + 100)
+    assert decision_population(s, start=3.0) == 0.0

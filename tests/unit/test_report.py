@@ -82,7 +82,7 @@ def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     code = main(["report", "serena6_us", "--patients", "300", "--dsa-patients", "200",
                  "--psa-samples", "20", "--psa-patients", "50", "--validation-patients", "300",
-                 "--out", str(out), "--quiet"])  # fmt: skip
+                 "--skip", "evsi", "--out", str(out), "--quiet"])  # fmt: skip
     assert code == 0
     return out
 
