@@ -7,7 +7,7 @@ model at every PSA sample (:mod:`hemodel.analysis.studies`) and estimates EVSI t
 
 - **Regression** (Strong, Oakley, Brennan & Breeze 2015, Med Decis Making 35:570-583): the
   incremental costs and QALYs of each PSA sample are regressed on the study's summaries
-  ``T(X)`` with the penalised regression splines of EVPPI (:func:`hemodel.analysis.cea._smooth`);
+  ``T(X)`` with the penalised regression splines of EVPPI (:mod:`hemodel.analysis.regression`);
   the fitted values estimate ``E[ΔNB | T]`` and EVSI is their mean opportunity loss. A study
   of size 0 reports nothing, so its EVSI is 0. A summary missing in some samples (no finite
   estimate) takes its mean over the others.
@@ -40,9 +40,10 @@ from ..run.parallel import Executor
 from ..run.progress import progress_bar
 from ..scenario.schema import Scenario
 from ..scenario.studies import Study
-from .cea import _prepare, _wide, evpi, evppi, fitted_increments, loss_of_choice, min_samples
+from .cea import _prepare, _wide, evpi, evppi
 from .population import decision_population
 from .psa import require_uncertainty, run_psa
+from .regression import fitted_increments, loss_of_choice, min_samples
 from .studies import StudyJob, simulate_samples
 
 #: Datasets simulated for the moment-matching posterior variance (Heath et al. 2018: 30-50).
@@ -216,6 +217,31 @@ def optimal_sizes(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- runs
+def check_studies(
+    scenario: Scenario, samples: int, studies: Sequence[str] | None = None, flag: str = ""
+) -> list[str]:
+    """The names of the ``studies`` to value (default: all), after checking that the scenario
+    has them and uncertainty, and that ``samples`` suffice for their regressions; a
+    ValueError says what to change (``flag``: the option that sets ``samples``)."""
+    require_uncertainty(scenario)
+    names = list(scenario.studies) if studies is None else list(studies)
+    if not names:
+        raise ValueError(f"'{scenario.name}' has no studies: block: declare the study to value "
+                         "(see docs/howto-evsi.md)")  # fmt: skip
+    for name in names:
+        if name not in scenario.studies:
+            known = ", ".join(scenario.studies) or "none"
+            raise ValueError(f"no study {name!r} in the scenario (studies: {known})")
+        study = scenario.studies[name]
+        d = max(len(study.informed), len(study.reported))
+        if samples < min_samples(d):
+            option = f" ({flag})" if flag else ""
+            raise ValueError(f"study {name!r} needs at least {min_samples(d)} PSA samples"
+                             f"{option}, not {samples}: its EVSI and EVPPI regress on up to "
+                             f"{d} variables")  # fmt: skip
+    return names
+
+
 @dataclass
 class EVSIResult:
     """What :func:`run_evsi` computes: ``table`` (evsi.csv), ``optimal`` (optimal study size
@@ -248,18 +274,8 @@ def run_evsi(
     study's) and ``wtps`` (default: the scenario's), from a PSA of ``samples`` samples of
     ``patients`` patients (the same PSA as ``hemodel psa`` with this seed) and each study
     simulated at every sample. Bit-identical on any back-end and number of workers."""
-    require_uncertainty(scenario)
-    names = list(scenario.studies) if studies is None else list(studies)
-    if not names:
-        raise ValueError(f"'{scenario.name}' has no studies: block: declare the study to value "
-                         "(see docs/howto-evsi.md)")  # fmt: skip
+    names = check_studies(scenario, samples, studies)
     jobs = [StudyJob.of(scenario, n, seed, engine) for n in names]
-    for job in jobs:
-        d = max(len(job.study.informed), len(job.study.reported))
-        if samples < min_samples(d):
-            raise ValueError(f"study {job.name!r} needs at least {min_samples(d)} PSA samples "
-                             f"(--samples), not {samples}: its EVSI and EVPPI regress on up to "
-                             f"{d} variables")  # fmt: skip
     wtps = scenario.wtps if wtps is None else list(wtps)
     work = samples * patients * len(scenario.strategies)
     ex = executor or Executor(workers, backend, scheduler, work=work)

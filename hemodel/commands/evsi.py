@@ -68,6 +68,7 @@ def _sizes(text: str) -> list[int]:
 
 
 def run(args) -> int:
+    from ..analysis.evsi import check_studies
     from ..present.evsi_report import evsi_outputs
 
     path, scenario = open_scenario(args.scenario)
@@ -77,10 +78,7 @@ def run(args) -> int:
         if wtps and any(not 0 <= w < float("inf") for w in wtps):
             raise ValueError(f"--wtp must be finite numbers >= 0, got {args.wtp!r}")
         studies = args.studies.split(",") if args.studies else None
-        unknown = [s for s in studies or [] if s not in scenario.studies]
-        if unknown:
-            known = ", ".join(scenario.studies) or "none"
-            raise ValueError(f"no study {unknown[0]!r} in the scenario (studies: {known})")
+        check_studies(scenario, args.samples, studies, "--samples")
         outputs = evsi_outputs(
             scenario,
             args.samples,

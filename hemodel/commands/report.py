@@ -66,6 +66,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
+    from ..analysis.evsi import check_studies
     from ..analysis.psa import require_uncertainty
     from ..present.report import ReportSettings, build, choose_analyses
     from .sweep import no_sweeps
@@ -99,6 +100,8 @@ def run(args) -> int:
         )
         if "psa" in settings.analyses:
             require_uncertainty(scenario)
+        if "evsi" in settings.analyses and scenario.studies:
+            check_studies(scenario, args.evsi_samples, flag="--evsi-samples")
     except ValueError as exc:
         print(f"hemodel report: {exc} (leave the PSA out with --skip psa)"
               if "psa:" in str(exc) else f"hemodel report: {exc}", file=sys.stderr)  # fmt: skip

@@ -63,7 +63,11 @@ def optimal_sentences(result: EVSIResult, scenario: Scenario) -> list[str]:
                        "no ENBS without a population: block (incident patients, decision "
                        "horizon).")  # fmt: skip
         elif row.optimal_size == 0:
-            best = part.loc[part["enbs"].idxmax()]
+            studied = part[part["study_size"] > 0]
+            if studied.empty:
+                out.append(f"{title} {at}: only a study of size 0 was evaluated.")
+                continue
+            best = studied.loc[studied["enbs"].idxmax()]
             out.append(
                 f"{title} {at}: not worth funding at any size evaluated — the largest ENBS is "
                 f"{cur} {best['enbs']:,.0f} (n = {int(best['study_size']):,}: population EVSI "

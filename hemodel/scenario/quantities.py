@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -378,3 +378,25 @@ class Delay(Strict):
 
 
 ZERO_DELAY = Delay(distribution="fixed", value=0.0, unit="days")
+
+
+def parameters(scenario: BaseModel) -> dict[str, Param]:
+    """Every numeric parameter of a scenario (or any section of one) by dotted path, e.g.
+    ``assays.g360.sensitivity``."""
+    found: dict[str, Param] = {}
+
+    def walk(obj: Any, path: tuple[str, ...]) -> None:
+        if isinstance(obj, Param):
+            found[".".join(path)] = obj
+        elif isinstance(obj, BaseModel):
+            for name in type(obj).model_fields:
+                walk(getattr(obj, name), path + (name,))
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(v, path + (str(k),))
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, path + (str(i),))
+
+    walk(scenario, ())
+    return found

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hemodel.analysis import cea
+from hemodel.analysis import cea, regression
 
 
 def det(rows: list[tuple[str, float, float]]) -> pd.DataFrame:
@@ -325,7 +325,7 @@ def test_evppi_equals_evpi_when_parameter_determines_inmb(name, draw, g, cost, e
     assert abs(value - exact) <= tol, name
     # Regression error must be well inside the Monte Carlo error of EVPI itself. As max is
     # 1-Lipschitz, |unclipped EVPPI - sample EVPI| <= mean|fitted - INMB|.
-    fitted = cea._smooth(theta[:, None], inmb[:, None])[:, 0]
+    fitted = regression._smooth(theta[:, None], inmb[:, None])[:, 0]
     assert np.abs(fitted - inmb).mean() <= tol / 4, name
     assert 0 <= total - value <= tol / 4, name  # EVPPI <= EVPI enforced even when exact
 
@@ -351,7 +351,7 @@ def test_evppi_groups_and_independent_parameter():
     res = cea.evppi(table, params, [0.0, 1000.0, 2000.0], groups=groups, population=10)
     res = res.set_index(["group", "wtp"])
     assert list(res.columns) == ["evppi", "evppi_population"]
-    p = cea._K_1D  # basis functions for one parameter: upper bound on effective df
+    p = regression._K_1D  # basis functions for one parameter: upper bound on effective df
     for w in (1000.0, 2000.0):
         c = 250 / w
         exact = w * ((1 - c**2) / 4 - c * (1 - c) - c**2 / 2 * math.log(c) - max(0, 0.25 - c))
@@ -379,9 +379,9 @@ def test_smoother_does_not_fit_pure_noise():
     for seed in range(5):
         rng = np.random.default_rng(100 + seed)
         x, y = rng.normal(size=(2, 1000))
-        fitted = cea._smooth(x[:, None], y[:, None])[:, 0]
+        fitted = regression._smooth(x[:, None], y[:, None])[:, 0]
         stats.append(((fitted - y.mean()) ** 2).sum())
-    assert np.mean(stats) < (cea._K_1D - 1) / 2
+    assert np.mean(stats) < (regression._K_1D - 1) / 2
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hemodel.analysis import cea
 from hemodel.analysis.evsi import (
     binomial_weights,
     evsi_moment_matching,
@@ -23,6 +22,7 @@ from hemodel.analysis.evsi import (
     run_evsi,
 )
 from hemodel.analysis.population import decision_population
+from hemodel.analysis.regression import regression_loss
 from hemodel.scenario.load import load_scenario
 from tests.unit.test_cli import TINY
 
@@ -56,7 +56,7 @@ def test_evsi_grows_towards_evppi_and_stays_below_it():
         v, se = evsi_regression(cs, qs, xbar, [1.0])
         values.append(v[0])
         ses.append(se[0])
-    evppi = cea.regression_loss(cs, qs, theta[:, None], np.array([1.0])).mean()
+    evppi = regression_loss(cs, qs, theta[:, None], np.array([1.0])).mean()
     assert values == sorted(values)
     assert all(v <= evppi + 3 * s for v, s in zip(values, ses, strict=True))
     assert values[-1] == pytest.approx(evppi, abs=3 * ses[-1])
