@@ -38,6 +38,7 @@ import pandas as pd
 from ..model import random as rnd
 from ..run.parallel import Executor
 from ..run.progress import progress_bar
+from ..scenario.references import study_parameter_problems
 from ..scenario.schema import Scenario
 from ..scenario.studies import Study
 from .cea import _prepare, _wide, evpi, evppi
@@ -228,10 +229,14 @@ def check_studies(
     if not names:
         raise ValueError(f"'{scenario.name}' has no studies: block: declare the study to value "
                          "(see docs/howto-evsi.md)")  # fmt: skip
+    problems = study_parameter_problems(scenario)
     for name in names:
         if name not in scenario.studies:
             known = ", ".join(scenario.studies) or "none"
             raise ValueError(f"no study {name!r} in the scenario (studies: {known})")
+        mine = [f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems if loc[1] == name]
+        if mine:
+            raise ValueError(f"study {name!r} cannot be valued: {'; '.join(mine)}")
         study = scenario.studies[name]
         d = max(len(study.informed), len(study.reported))
         if samples < min_samples(d):

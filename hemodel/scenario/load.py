@@ -20,11 +20,11 @@ import yaml
 from pydantic import ValidationError
 
 from .bundled import bundled_names, bundled_path, default_scenario_path
-from .consistency import findings
+from .consistency import Finding, findings
 from .posterior import read_draws
 from .problems import Loc, Problem, ScenarioError, _dotted, fail, line_of, problem_from_error
 from .quantities import parameters
-from .references import references
+from .references import references, study_parameter_problems
 from .schema import Scenario
 from .variants import Doc, leftover_inherit, merge
 
@@ -283,8 +283,10 @@ def scenario_from_dict(data: dict, name: str = "<dict>") -> Scenario:
 
 
 def _consistent(scenario: Scenario, lines: dict, file: str) -> list[Problem]:
-    """Raise the consistency errors; return the warnings."""
+    """Raise the consistency errors; return the warnings (among them a study's parameters that
+    it cannot inform)."""
     found = findings(parameters(scenario))
+    found += [Finding("warning", loc, msg) for loc, msg in study_parameter_problems(scenario)]
     problems = {"error": [], "warning": []}
     for f in found:
         where = line_of(lines, f.path, file)

@@ -116,13 +116,9 @@ def _joint_uncertainty(s: Scenario, need) -> list[tuple[Loc, str]]:
 
 
 def _studies(s: Scenario, need) -> list[tuple[Loc, str]]:
-    """A study's arms must be strategies; its measured and informed parameters must exist and
-    be uncertain (drawn in the PSA), and an accuracy study's parameter a probability."""
-    params = parameters(s)
-    posterior = s.uncertainty.posterior
-    drawn = set(posterior.parameters) if posterior is not None else set()
-    drawn |= {p for g in s.uncertainty.dirichlet for p in g.parameters}
-    drawn |= {p for p, v in params.items() if v.psa is not None and v.psa.dist != "fixed"}
+    """A study's arms must be strategies, and a screening strategy must monitor and switch.
+    (Its parameters are checked by :func:`study_parameter_problems`: a warning, so that a
+    variant changing a parameter's law still loads.)"""
     out: list[tuple[Loc, str]] = []
     for name, study in s.studies.items():
         at = ("studies", name)
@@ -131,15 +127,31 @@ def _studies(s: Scenario, need) -> list[tuple[Loc, str]]:
         if study.screening is not None:
             loc, st = at + ("screening",), s.strategies.get(study.screening)
             need(loc, "strategy", study.screening, s.strategies, "defined under strategies")
-            if st is not None and (st.monitoring is None or st.switch is None):
+            if st is not None and st.monitoring is None:
                 out.append((loc, f"strategy {study.screening!r} has no monitoring and switch: "
                                  "randomising on detection needs both"))  # fmt: skip
+    return out
+
+
+def study_parameter_problems(s: Scenario) -> list[tuple[Loc, str]]:
+    """Parameters a study measures or informs must exist and be uncertain (drawn in the PSA),
+    and an accuracy study's parameter must be a probability: else the study cannot be valued."""
+    params = parameters(s)
+    posterior = s.uncertainty.posterior
+    drawn = set(posterior.parameters) if posterior is not None else set()
+    drawn |= {p for g in s.uncertainty.dirichlet for p in g.parameters}
+    drawn |= {p for p, v in params.items() if v.psa is not None and v.psa.dist != "fixed"}
+    out: list[tuple[Loc, str]] = []
+    for name, study in s.studies.items():
+        at = ("studies", name)
         named = [(at + ("informs", i), p) for i, p in enumerate(study.informs)]
         if study.parameter is not None:
             named.append((at + ("parameter",), study.parameter))
         for loc, p in named:
             if p not in params:
-                need(loc, "parameter", p, params, "parameters")
+                guess = difflib.get_close_matches(p, list(params), n=1, cutoff=0.6)
+                hint = f"; did you mean {guess[0]!r}?" if guess else ""
+                out.append((loc, f"parameter {p!r} is not defined{hint}"))
             elif p not in drawn:
                 out.append((loc, f"parameter {p!r} is not uncertain (no psa: distribution and "
                                  "not in uncertainty:), so no study can inform it"))  # fmt: skip

@@ -272,10 +272,6 @@ def test_uk_studies_are_costed_in_its_own_currency():
         ("design: trial\n    screening: imaging_only\n    informs: "
          "[switch_therapies.new_drug.hazard_ratio]", "bad.yaml:13: studies.t.screening",
          "has no monitoring and switch"),
-        ("design: accuracy\n    parameter: assays.blood_test.specificity", "bad.yaml:13: "
-         "studies.t.parameter", "is not uncertain"),
-        ("design: accuracy\n    parameter: switch_therapies.new_drug.hazard_ratio", "bad.yaml:13:"
-         " studies.t.parameter", "is not a probability"),
         ("design: accuracy\n    parameter: assays.blood_test.sensitivity\n    sizes: [10, -1]",
          "bad.yaml:11: studies.t", "'sizes' must be different whole numbers from 0 to 100,000"),
         ("design: accuracy\n    parameter: assays.blood_test.sensitivity\n    summaries: [log_hr]",
@@ -318,3 +314,27 @@ def test_a_trial_stops_simulating_at_its_last_data_cut_off_without_changing_its_
     table = draw_table(s, [1, 2], 1)
     points = {k: {p: float(v[k - 1]) for p, v in table.items()} for k in (1, 2)}
     pd.testing.assert_frame_equal(simulate(job, [60], points), simulate(long, [60], points))
+
+
+@pytest.mark.parametrize(
+    ("study", "message"),
+    [
+        ("parameter: assays.blood_test.specificity", "is not uncertain"),
+        ("parameter: switch_therapies.new_drug.hazard_ratio", "is not a probability"),
+        ("parameter: assays.blood_test.sensitivty", "did you mean 'assays.blood_test.sensitivity'"),
+    ],
+)
+def test_a_study_parameter_it_cannot_inform_warns_and_is_refused_at_run_time(
+    tmp_path, study, message
+):
+    from hemodel.analysis.evsi import check_studies
+    from hemodel.scenario.load import check_scenario
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(SCENARIO.split("studies:")[0] + f"studies:\n  t:\n    design: accuracy\n"
+                    f"    {study}\n")  # fmt: skip
+    checked = check_scenario(path)  # loads: a variant may change a parameter's law
+    assert any("bad.yaml:13: studies.t.parameter" in str(w) and message in str(w)
+               for w in checked.warnings), checked.warnings  # fmt: skip
+    with pytest.raises(ValueError, match="study 't' cannot be valued: studies.t.parameter"):
+        check_studies(checked.scenario, 100)
