@@ -21,8 +21,8 @@ model at every PSA sample (:mod:`hemodel.analysis.studies`) and estimates EVSI t
 
 The Monte Carlo standard error reported is ``sd(loss)/√K`` over the ``K`` PSA samples; it
 ignores the regression's own fitting error. ENBS of a study of ``n`` is
-``EVSI(n) × population − (fixed + per-patient cost × n)``, the population being the
-discounted new patients from the time the study reports to the decision horizon
+``EVSI(n) × population − (fixed + per-patient cost × n)`` with the regression EVSI, the
+population being the discounted new patients from the time the study reports to the decision horizon
 (:func:`hemodel.analysis.population.decision_population`); the optimal size maximises it, and
 no study (size 0, ENBS 0) is optimal when every ENBS is negative.
 """
@@ -41,6 +41,7 @@ from ..run.progress import progress_bar
 from ..scenario.references import study_parameter_problems
 from ..scenario.schema import Scenario
 from ..scenario.studies import Study
+from ..scenario.units import DAYS_PER_YEAR
 from .cea import _prepare, _wide, evpi, evppi
 from .population import decision_population
 from .psa import require_uncertainty, run_psa
@@ -171,7 +172,7 @@ def evsi_table(
     else:  # the run drew none of them (e.g. a PSA without them): nothing to learn
         bound = np.zeros(len(wtps))
     perfect = evpi(per_sample, wtps)["evpi"].to_numpy()
-    population = decision_population(scenario, study.duration.days() / 365.25)
+    population = decision_population(scenario, study.duration.days() / DAYS_PER_YEAR)
     rows = []
     for size in sorted(data["size"].unique()):
         part = data[data["size"] == size].set_index("sample").loc[samples]
