@@ -2,7 +2,9 @@
 
 EVSI is what a proposed study's data are expected to be worth to today's decision:
 ``EVSI = E_X[max_d E[NB_d | X]] − max_d E[NB_d]`` (currency per patient), between 0 and the
-EVPPI of the parameters the study informs. hemodel simulates the study's data ``X`` from the
+EVPPI of every parameter the study's data depend on. It is reported beside the EVPPI of the
+parameters a study declares it ``informs`` (at most 4), which bounds it only when they are all
+its data depend on. hemodel simulates the study's data ``X`` from the
 model at every PSA sample (:mod:`hemodel.analysis.studies`) and estimates EVSI two ways:
 
 - **Regression** (Strong, Oakley, Brennan & Breeze 2015, Med Decis Making 35:570-583): the
@@ -50,6 +52,8 @@ from .studies import StudyJob, simulate_samples
 
 #: Datasets simulated for the moment-matching posterior variance (Heath et al. 2018: 30-50).
 NESTED = 50
+#: Fewest effective PSA samples a moment-matching posterior may rest on.
+MIN_EFFECTIVE = 30
 
 
 def _usable(summaries: np.ndarray) -> np.ndarray:
@@ -103,6 +107,9 @@ def evsi_moment_matching(
     ``phi``: the parameters the study measures, per PSA sample (n,) or (n, d);
     ``posterior_weights(q)``: for the ``q``-th of ``nested`` simulated datasets, weights of
     the PSA samples proportional to the likelihood of that dataset (they need not sum to 1).
+    NaN when a posterior rests on fewer than :data:`MIN_EFFECTIVE` effective samples
+    ``(Σw)²/Σw²`` (a study so large that the PSA cannot describe its posterior: its variance,
+    and so EVSI, would be misjudged).
     """
     wtps = np.atleast_1d(np.asarray(wtps, dtype=float))
     if cs.shape[1] < 2:
@@ -112,7 +119,11 @@ def evsi_moment_matching(
     weights = []
     for q in range(nested):
         w = np.asarray(posterior_weights(q), dtype=float)
-        weights.append(w / w.sum())
+        w = w / w.sum()
+        if 1.0 / (w @ w) < MIN_EFFECTIVE:  # too few PSA samples carry the posterior
+            nan = np.full(len(wtps), np.nan)
+            return nan, nan.copy()
+        weights.append(w)
     losses = []
     for wtp in wtps:
         mu = wtp * fit_q - fit_c  # (n, strategies - 1)

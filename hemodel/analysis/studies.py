@@ -21,8 +21,8 @@ the largest one, so EVSI changes smoothly with size.
   With ``screening:`` (SERENA-6's design, :func:`hemodel.credibility.trial.trial_scenario`),
   patients 0, 1, … are scanned and tested at the screening strategy's interval and those whose
   test is positive before progression is detected are randomised, in order of patient number,
-  until the largest size is reached (blocks of 4 × that size, doubling); the continue arm
-  switches to a placebo. Times run from randomisation.
+  until the largest size is reached (in blocks sized from the share randomised so far); the
+  continue arm switches to a placebo. Times run from randomisation.
 - ``accuracy``: sample ``i`` gives a correct result when its keyed uniform is below the
   parameter's value at θ_k; ``proportion`` is the share correct (binomial).
 
@@ -218,8 +218,8 @@ def _randomised_on_detection(job: StudyJob, inputs: ModelInputs, sample: int, ar
     randomised; return their ids, randomisation days and endpoint days in their arm."""
     plans = {p.name: p for p in inputs.strategies}
     wanted, ids, zero, end = len(arm), [], [], []
-    screened, block = 0, max(64, 4 * wanted)
-    while sum(map(len, ids)) < wanted:
+    screened, block = 0, max(64, 5 * wanted)
+    while (found := sum(map(len, ids))) < wanted:
         if screened >= MAX_SCREENED * wanted:
             raise ValueError(
                 f"study {job.name!r}: fewer than 1 in {MAX_SCREENED} screened patients were "
@@ -233,7 +233,12 @@ def _randomised_on_detection(job: StudyJob, inputs: ModelInputs, sample: int, ar
         ids.append(cohort.ids[hit])
         zero.append(cont["switch_days"].to_numpy(float)[hit])
         end.append(_end(cont, job.study.endpoint)[hit])
-        screened, block = screened + block, 2 * block
+        screened += block
+        found += len(ids[-1])
+        # The next block: what the share randomised so far needs, with a margin (any blocks
+        # give the same patients: they are randomised in order of patient number).
+        block = int(1.2 * (wanted - found) * screened / found) if found else 4 * screened
+        block = max(64, min(block, MAX_SCREENED * wanted - screened))
     ids, zero, end = (np.concatenate(x)[:wanted] for x in (ids, zero, end))
     switch = arm == 1
     if switch.any():

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import NullLocator
 
-from ..analysis.evsi import EVSIResult, run_evsi
+from ..analysis.evsi import MIN_EFFECTIVE, EVSIResult, run_evsi
 from ..scenario.schema import Scenario
 from ..scenario.studies import Study
 from . import plots
@@ -34,13 +34,13 @@ def evsi_display(table: pd.DataFrame, currency: str) -> pd.DataFrame:
         {
             "Study": table["study"],
             f"WTP ({cur}/QALY)": table["wtp"].map(_m),
-            "Study size (patients)": table["study_size"].map("{:,}".format),
+            "Study size (patients or samples)": table["study_size"].map("{:,}".format),
             f"EVSI ({cur}/patient)": [
                 f"{_m(v)} ± {_m(1.96 * s)}"
                 for v, s in zip(table["evsi"], table["evsi_se"], strict=True)
             ],  # fmt: skip
             f"EVSI, moment matching ({cur}/patient)": table["evsi_moment_matching"].map(_m),
-            f"EVPPI of informed parameters ({cur}/patient)": table["evppi"].map(_m),
+            f"EVPPI of the parameters it informs ({cur}/patient)": table["evppi"].map(_m),
             f"Population EVSI ({cur})": (table["evsi"] * table["population"]).map(_m),
             f"Study cost ({cur})": table["study_cost"].map(_m),
             f"ENBS ({cur})": table["enbs"].map(_m),
@@ -83,10 +83,11 @@ def optimal_sentences(result: EVSIResult, scenario: Scenario) -> list[str]:
 
 def method_note(result: EVSIResult, scenario: Scenario, samples: int, patients: int) -> str:
     """How the numbers were made, in one paragraph."""
-    pop = result.table["population"].dropna()
+    pop = result.table.drop_duplicates("study").set_index("study")["population"].dropna()
+    counts = ", ".join(f"{name} {p:,.0f}" for name, p in pop.items())
     who = (
-        f"ENBS = EVSI × the discounted new patients from when the study reports to the decision "
-        f"horizon ({', '.join(f'{p:,.0f}' for p in pop.unique())} patients) − the study's cost."
+        "ENBS = EVSI × the discounted new patients from when the study reports to the decision "
+        f"horizon ({counts} patients) − the study's cost."
         if len(pop)
         else "No population: block, so no ENBS."
     )
@@ -95,9 +96,12 @@ def method_note(result: EVSIResult, scenario: Scenario, samples: int, patients: 
         "psa` with this seed); at each sample every study was simulated from the model at that "
         "sample's parameters with patients of its own. Regression EVSI (Strong et al. 2015): "
         "incremental costs and QALYs regressed on the study's summaries; ± is 1.96 Monte Carlo "
-        "standard errors (regression error not included). Moment matching (Heath et al. 2018) "
-        "where the study's likelihood is known (accuracy studies). EVPPI: of the parameters "
-        f"each study informs, its upper bound. Costs in {scenario.currency} "
+        "standard errors (regression error not included; 0 ± 0: the fitted values never change "
+        "the decision). Moment matching (Heath et al. 2018) where the study's likelihood is "
+        "known (accuracy studies; — when a posterior would rest on fewer than "
+        f"{MIN_EFFECTIVE} effective PSA samples). EVPPI: of the parameters each study declares "
+        "it informs; an upper bound of EVSI when they are all its data depend on. Costs in "
+        f"{scenario.currency} "
         f"({scenario.price_year} prices), discounted. {who}"
     )
 
@@ -136,7 +140,7 @@ def size_unit(study: Study) -> str:
 
 def evsi_plot(table: pd.DataFrame, title: str, currency: str, unit: str = "patients") -> Axes:
     """EVSI per patient against study size, one line per WTP (band: 95% Monte Carlo
-    interval; dotted: the EVPPI of the informed parameters; x: moment matching)."""
+    interval; dotted: the EVPPI of the parameters the study informs; x: moment matching)."""
     ax = plots.axes(None)
     wtps = list(dict.fromkeys(table["wtp"]))
     _lines(ax, table, "evsi", currency, wtps)
@@ -144,8 +148,10 @@ def evsi_plot(table: pd.DataFrame, title: str, currency: str, unit: str = "patie
     ax.set_ylabel(f"EVSI ({currency} per patient)")
     ax.yaxis.set_major_formatter(money_short(currency))
     ax.set_ylim(bottom=0)
-    ax.set_title(f"{title}\nExpected value of sample information (dotted: EVPPI; x: moment "
-                 "matching)", fontsize=10.5)  # fmt: skip
+    keys = "dotted: EVPPI of the parameters it informs"
+    if table["evsi_moment_matching"].notna().any():
+        keys += "; x: moment matching"
+    ax.set_title(f"{title}\nExpected value of sample information ({keys})", fontsize=10.5)
     ax.legend(fontsize=8.5, loc="center right")
     if np.nanmax(table[["evsi", "evppi"]].to_numpy(float)) <= 0:
         ax.set_ylim(0, 1)

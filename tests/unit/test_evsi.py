@@ -338,3 +338,11 @@ def test_a_study_parameter_it_cannot_inform_warns_and_is_refused_at_run_time(
                for w in checked.warnings), checked.warnings  # fmt: skip
     with pytest.raises(ValueError, match="study 't' cannot be valued: studies.t.parameter"):
         check_studies(checked.scenario, 100)
+
+
+def test_moment_matching_declines_a_posterior_the_psa_cannot_describe():
+    cs, qs, p, _, _ = _beta_binomial(50)
+    few = slice(0, 300)  # 300 PSA samples cannot describe the posterior of 100,000 tests
+    weights = binomial_weights(p[few], 7, 100_000)
+    value, se = evsi_moment_matching(cs[few], qs[few], p[few], [1.0], weights)
+    assert np.isnan(value[0]) and np.isnan(se[0])
