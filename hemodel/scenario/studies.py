@@ -25,13 +25,12 @@ Names of strategies and parameters are checked against the scenario in
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from .quantities import Strict, TimeOffset
-from .trials import FollowUp
+from .trials import TRIAL_NAME, FollowUp
 
 #: Largest study size (patients or samples): EVSI of larger studies is EVPPI in practice.
 MAX_SIZE = 100_000
@@ -40,11 +39,9 @@ DEFAULT_SIZES = (100, 200, 400, 800)
 #: At most this many summaries or informed parameters: the regression smoother's limit.
 MAX_DIMENSIONS = 4
 
-_STUDY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
 
 def _study_name(name: str) -> str:
-    if not _STUDY_NAME.match(name):
+    if not TRIAL_NAME.match(name):  # the same rule: lower-case letters, digits and _
         raise ValueError(
             f"study name {name!r} is not allowed: start with a lower-case letter and use only "
             "lower-case letters, digits and _ (it names output files and columns)"
