@@ -119,7 +119,7 @@ def _lines(ax: Axes, table: pd.DataFrame, column: str, currency: str, wtps) -> N
             ax.axhline(g["evppi"].iloc[0], color=line.get_color(), lw=1, alpha=0.6, ls=":")
             mm = g["evsi_moment_matching"]
             if mm.notna().any():
-                ax.plot(g["study_size"], mm, "x", color=line.get_color(), ms=8)
+                ax.plot(g["study_size"], mm, "x", color=line.get_color(), ms=8, mew=2)
 
 
 def _size_axis(ax: Axes, sizes, unit: str) -> None:
@@ -150,11 +150,12 @@ def evsi_plot(table: pd.DataFrame, title: str, currency: str, unit: str = "patie
     ax.set_ylim(bottom=0)
     keys = "dotted: EVPPI of the parameters it informs"
     if table["evsi_moment_matching"].notna().any():
-        keys += "; x: moment matching"
-    ax.set_title(f"{title}\nExpected value of sample information ({keys})", fontsize=10.5)
+        keys += "; ×: moment matching"
+    ax.set_title(f"{title}\nEVSI ({keys})", fontsize=10.5)
     ax.legend(fontsize=8.5, loc="center right")
     if np.nanmax(table[["evsi", "evppi"]].to_numpy(float)) <= 0:
         ax.set_ylim(0, 1)
+        ax.set_yticks([0])
         plots.note(ax, "EVSI and EVPPI are 0: the decision does not change\nwhatever the "
                        "study finds", y=0.6)  # fmt: skip
     return ax
