@@ -107,9 +107,9 @@ def evsi_moment_matching(
     ``phi``: the parameters the study measures, per PSA sample (n,) or (n, d);
     ``posterior_weights(q)``: for the ``q``-th of ``nested`` simulated datasets, weights of
     the PSA samples proportional to the likelihood of that dataset (they need not sum to 1).
-    NaN when a posterior rests on fewer than :data:`MIN_EFFECTIVE` effective samples
-    ``(Σw)²/Σw²`` (a study so large that the PSA cannot describe its posterior: its variance,
-    and so EVSI, would be misjudged).
+    NaN when the posteriors rest on fewer than :data:`MIN_EFFECTIVE` effective samples
+    ``(Σw)²/Σw²`` on average (a study so large, or a PSA so small, that the PSA samples cannot
+    describe its posterior: its variance, and so EVSI, would be misjudged).
     """
     wtps = np.atleast_1d(np.asarray(wtps, dtype=float))
     if cs.shape[1] < 2:
@@ -119,11 +119,10 @@ def evsi_moment_matching(
     weights = []
     for q in range(nested):
         w = np.asarray(posterior_weights(q), dtype=float)
-        w = w / w.sum()
-        if 1.0 / (w @ w) < MIN_EFFECTIVE:  # too few PSA samples carry the posterior
-            nan = np.full(len(wtps), np.nan)
-            return nan, nan.copy()
-        weights.append(w)
+        weights.append(w / w.sum())
+    if np.mean([1.0 / (w @ w) for w in weights]) < MIN_EFFECTIVE:  # too few carry the posteriors
+        nan = np.full(len(wtps), np.nan)
+        return nan, nan.copy()
     losses = []
     for wtp in wtps:
         mu = wtp * fit_q - fit_c  # (n, strategies - 1)

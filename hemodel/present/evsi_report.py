@@ -98,9 +98,10 @@ def method_note(result: EVSIResult, scenario: Scenario, samples: int, patients: 
         "incremental costs and QALYs regressed on the study's summaries; ± is 1.96 Monte Carlo "
         "standard errors (regression error not included; 0 ± 0: the fitted values never change "
         "the decision). Moment matching (Heath et al. 2018) where the study's likelihood is "
-        "known (accuracy studies; — when a posterior would rest on fewer than "
-        f"{MIN_EFFECTIVE} effective PSA samples). EVPPI: of the parameters each study declares "
-        "it informs; an upper bound of EVSI when they are all its data depend on. Costs in "
+        "known (accuracy studies; — when its posteriors would rest on fewer than "
+        f"{MIN_EFFECTIVE} effective PSA samples on average). EVPPI: of the parameters each "
+        "study declares it informs; an upper bound of EVSI when they are all its data depend "
+        "on. Costs in "
         f"{scenario.currency} "
         f"({scenario.price_year} prices), discounted. {who}"
     )
@@ -124,10 +125,15 @@ def _lines(ax: Axes, table: pd.DataFrame, column: str, currency: str, wtps) -> N
 
 def _size_axis(ax: Axes, sizes, unit: str) -> None:
     """Study sizes on the x-axis, ticks at the sizes evaluated (a log scale when they span a
-    factor of 4 or more, as doubling designs do)."""
+    factor of 4 or more, as doubling designs do; linear between 0 and the smallest study)."""
     sizes = sorted(set(int(n) for n in sizes))
-    if sizes[0] > 0 and sizes[-1] >= 4 * sizes[0]:
-        ax.set_xscale("log")
+    positive = [n for n in sizes if n > 0]
+    if positive and positive[-1] >= 4 * positive[0]:
+        if sizes[0] == 0:  # 0 on a linear stretch up to the smallest study
+            ax.set_xscale("symlog", linthresh=positive[0], linscale=0.5)
+            ax.set_xlim(-0.3 * positive[0], 1.15 * positive[-1])
+        else:
+            ax.set_xscale("log")
         ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
     ax.set_xlabel(f"Study size ({unit})")
