@@ -62,7 +62,7 @@ def main() -> None:
     # Time the three parts of run_evsi() by wrapping the functions it calls.
     seconds: dict = defaultdict(float)
     _timed(evsi, "run_psa", seconds, lambda a: "PSA")
-    _timed(evsi, "simulate_samples", seconds, lambda a: f"study {a[0].name}")
+    _timed(evsi, "simulate", seconds, lambda a: f"study {a[0].name}")
     _timed(evsi, "evsi_table", seconds, lambda a: "EVSI tables (regression, moment matching)")
 
     sizes = {name: study.sizes for name, study in scenario.studies.items()}

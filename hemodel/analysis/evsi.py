@@ -48,7 +48,7 @@ from .cea import _prepare, _wide, evpi, evppi
 from .population import decision_population
 from .psa import require_uncertainty, run_psa
 from .regression import fitted_increments, loss_of_choice, min_samples
-from .studies import StudyJob, simulate_samples
+from .studies import StudyJob, simulate
 
 #: Datasets simulated for the moment-matching posterior variance (Heath et al. 2018: 30-50).
 NESTED = 50
@@ -304,7 +304,7 @@ def run_evsi(
         for job in jobs:
             chosen = job.study.sizes if sizes is None else sizes
             with progress_bar(samples, f"study {job.name}", "sample", progress) as bar:
-                data[job.name] = simulate_samples(job, chosen, points, ex, bar.update)
+                data[job.name] = simulate(job, chosen, points, ex, bar.update)
             tables.append(evsi_table(scenario, job.name, per_sample, drawn, data[job.name],
                                      wtps, seed))  # fmt: skip
     finally:

@@ -45,7 +45,7 @@ from ..model import random as rnd
 from ..model.cohort import draw_cohort
 from ..model.inputs import ModelInputs, build_inputs
 from ..run.parallel import Executor
-from ..scenario.load import parameters, scenario_hash, with_strategies, with_values
+from ..scenario.load import parameters, with_strategies, with_values
 from ..scenario.schema import Scenario
 from ..scenario.studies import Study, trial_summaries
 from ..scenario.units import DAYS_PER_MONTH
@@ -63,7 +63,6 @@ class StudyJob:
     scenario: Scenario
     seed: int  # the study's own: derived_seed(run seed, "study:<name>")
     engine: str
-    token: str
 
     @classmethod
     def of(cls, scenario: Scenario, name: str, seed: int, engine: str = "auto") -> StudyJob:
@@ -85,7 +84,7 @@ class StudyJob:
             scenario = with_strategies(scenario, arms, arms[0], name=title, changes=changes)
             engine = choose(engine, build_inputs(scenario))
         own = rnd.derived_seed(seed, f"study:{name}")
-        return cls(name, study, scenario, own, engine, scenario_hash(scenario))
+        return cls(name, study, scenario, own, engine)
 
     @property
     def columns(self) -> list[str]:
@@ -95,29 +94,21 @@ class StudyJob:
         return ["proportion"]
 
 
-def simulate(job: StudyJob, sizes, values: Mapping[int, Mapping[str, float]]) -> pd.DataFrame:
-    """Summaries of the study at every size (columns ``sample``, ``size``, then
-    :attr:`StudyJob.columns`) for the PSA samples ``values`` (sample → parameter values)."""
-    sizes = tuple(sorted(int(n) for n in sizes))
-    rows = []
-    for k, v in values.items():
-        rows += _sample_rows(job, sizes, k, tuple((p, float(x)) for p, x in v.items()))
-    return pd.DataFrame(rows, columns=["sample", "size", *job.columns])
-
-
 def _task(shared: tuple[StudyJob, tuple[int, ...]], batch) -> list[dict]:
     job, sizes = shared
     return [row for k, values in batch for row in _sample_rows(job, sizes, k, values)]
 
 
-def simulate_samples(
+def simulate(
     job: StudyJob,
     sizes,
     values: Mapping[int, Mapping[str, float]],
     executor: Executor | None = None,
     on_batch=None,
 ) -> pd.DataFrame:
-    """:func:`simulate` in tasks of :data:`SAMPLES_PER_TASK` samples on ``executor`` (the
+    """Summaries of the study at every size (columns ``sample``, ``size``, then
+    :attr:`StudyJob.columns`) for the PSA samples ``values`` (sample → parameter values), in
+    tasks of :data:`SAMPLES_PER_TASK` samples on ``executor`` (default: this process; the
     result does not depend on it); ``on_batch(samples)`` after each task."""
     sizes = tuple(sorted(int(n) for n in sizes))
     items = [(k, tuple((p, float(x)) for p, x in v.items())) for k, v in values.items()]

@@ -303,14 +303,14 @@ def test_a_trial_stops_simulating_at_its_last_data_cut_off_without_changing_its_
 
     from hemodel.analysis.psa import draw_table
     from hemodel.analysis.studies import StudyJob, simulate
-    from hemodel.scenario.load import scenario_hash, with_strategies
+    from hemodel.scenario.load import with_strategies
 
     s = load_scenario("serena6_us")
     job = StudyJob.of(s, "interval_trial", 1)
     horizon = job.scenario.time_horizon
     assert (horizon.value, horizon.unit) == (48, "months")  # 2 × the median follow-up, 24 months
     whole = with_strategies(s, job.study.arms, job.study.arms[0])
-    long = replace(job, scenario=whole, token=scenario_hash(whole))
+    long = replace(job, scenario=whole)
     table = draw_table(s, [1, 2], 1)
     points = {k: {p: float(v[k - 1]) for p, v in table.items()} for k in (1, 2)}
     pd.testing.assert_frame_equal(simulate(job, [60], points), simulate(long, [60], points))
