@@ -209,8 +209,8 @@ def _randomised_on_detection(job: StudyJob, inputs: ModelInputs, sample: int, ar
     randomised; return their ids, randomisation days and endpoint days in their arm."""
     plans = {p.name: p for p in inputs.strategies}
     wanted, ids, zero, end = len(arm), [], [], []
-    screened, block = 0, max(64, 5 * wanted)
-    while (found := sum(map(len, ids))) < wanted:
+    screened, found, block = 0, 0, max(64, 5 * wanted)
+    while found < wanted:
         if screened >= MAX_SCREENED * wanted:
             raise ValueError(
                 f"study {job.name!r}: fewer than 1 in {MAX_SCREENED} screened patients were "
