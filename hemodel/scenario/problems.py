@@ -44,6 +44,20 @@ class ScenarioError(Exception):
         super().__init__("\n".join(lines))
 
 
+#: Longest value echoed in a message; longer ones are cut (a 1,000,000-character value must
+#: not become megabytes of stderr).
+SHOWN_CHARS = 80
+
+
+def shorten(text: object, limit: int = SHOWN_CHARS) -> str:
+    """``text`` as a string of at most ``limit`` characters: a longer one keeps its start and
+    says how much was cut (``'aaaa… (5,000 characters)'``)."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}… ({len(text):,} characters)"
+
+
 def fail(file: str, line: int | None, path: Loc, message: str) -> ScenarioError:
     """A one-problem :class:`ScenarioError`, to raise."""
     return ScenarioError([Problem(file, line, _dotted(path), message)])
