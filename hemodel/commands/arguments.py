@@ -10,17 +10,61 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..scenario.problems import shorten
+
 DEFAULT_SCENARIO_HELP = "scenario YAML or bundled name, e.g. tiny (default: SERENA-6 US payer)"
 
 
-def positive_int(text: str, minimum: int = 1) -> int:
-    """An argparse type: a whole number of at least ``minimum``."""
+#: Largest counts the command line takes (patients per run or sample, PSA samples): beyond
+#: them tables no longer fit in memory.
+MAX_PATIENTS = 10_000_000
+MAX_SAMPLES = 1_000_000
+
+
+def positive_int(text: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """An argparse type: a whole number from ``minimum`` to ``maximum``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}")
+        raise argparse.ArgumentTypeError(f"{shorten(text)!r} is not a whole number") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and <= {maximum:,}" if maximum is not None else ""
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number >= {minimum}{upper}, got {shorten(text)}"
+        )
+    return value
+
+
+def count(minimum: int = 1, maximum: int | None = None):
+    """An argparse type for a count: :func:`positive_int` from ``minimum`` to ``maximum``."""
+
+    def parse(text: str) -> int:
+        return positive_int(text, minimum, maximum)
+
+    parse.__name__ = "count"  # argparse names the type in its messages
+    return parse
+
+
+#: Seeds are 64-bit: 0 … 2**63 − 1 (NumPy's generators take larger ones but fold them, so
+#: two different seeds would give the same patients).
+MAX_SEED = 2**63 - 1
+
+
+class UsageError(ValueError):
+    """A bad command-line value found after parsing (exit code 2, one message)."""
+
+
+def seed(text: str) -> int:
+    """An argparse type: a random seed, a whole number from 0 to 2**63 − 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shorten(text)!r} is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"{shorten(text)} is out of range: a seed is a whole number from 0 to "
+            f"{MAX_SEED:,} (2**63 - 1)"
+        )
     return value
 
 
@@ -29,7 +73,8 @@ def numbers(text: str, option: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",")]
     except ValueError:
-        raise ValueError(f"{option} must be numbers separated by commas, got {text!r}") from None
+        msg = f"{option} must be numbers separated by commas, got {shorten(text)!r}"
+        raise ValueError(msg) from None
 
 
 def add_scenario_arguments(
@@ -49,11 +94,13 @@ def add_scenario_arguments(
         parser.add_argument("scenario", nargs="?", help=scenario_help)
     parser.add_argument(
         "--patients",
-        type=lambda text: positive_int(text, min_patients),
+        type=count(min_patients, MAX_PATIENTS),
         default=patients,
         help=f"{patients_help} (default {patients})",
     )
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--seed", type=seed, default=1, help="random seed, 0 to 2**63 - 1 (default 1)"
+    )
     parser.add_argument(
         "--engine",
         choices=("auto", "simpy", "array"),
@@ -73,9 +120,10 @@ def add_execution_arguments(parser, resume: bool = True) -> None:
     group = parser.add_argument_group("execution (results are identical on every back-end)")
     group.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=None,
-        help="worker processes (default: all cores for large runs, else 1)",
+        help="worker processes, at most 4 per core (default: all cores for large runs, "
+        "else 1; never more than there are tasks)",
     )
     group.add_argument(
         "--backend",

@@ -9,10 +9,12 @@ from pathlib import Path
 from .arguments import (
     add_execution_arguments,
     add_scenario_arguments,
+    count,
     execution,
     numbers,
     open_scenario,
 )
+from .output import output_folder
 
 EXAMPLE = """examples:
   hemodel budget                                  # the scenario's population: block
@@ -47,7 +49,9 @@ def register(sub) -> None:
         help="share of each year's new patients on the strategy, one or one per year "
         "(default: the scenario's population: uptake, else 1)",
     )
-    p.add_argument("--years", type=int, help="years (default: the scenario's budget_years, else 5)")
+    p.add_argument(
+        "--years", type=count(1, 100), help="years (default: the scenario's budget_years, else 5)"
+    )
     p.add_argument(
         "--prevalent",
         type=float,
@@ -105,12 +109,6 @@ def run(args) -> int:
     cur = scenario.currency
     tot = budget.totals(table, who.plan_members)
     # files first, so they exist even if the printed output is cut short (e.g. piped to head)
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "budget_impact.csv", index=False)
-    tot.to_csv(args.out / "budget_totals.csv", index=False)
-    costs.assign(currency=cur, basis="undiscounted").to_csv(
-        args.out / "annual_costs.csv", index=False
-    )
     subtitle = ", ".join(f"{a:,.0f}" for a in who.incident) + " incident patients/yr"
     if len(set(who.incident)) == 1:
         subtitle = f"{who.incident[0]:,.0f} incident patients/yr"
@@ -118,12 +116,18 @@ def run(args) -> int:
     if who.prevalent:
         subtitle += f", {who.prevalent:,.0f} prevalent"
     pngs = []
-    for s in dict.fromkeys(table["strategy"]):
-        name = f"budget_{s}.png"
-        save(budget_plot(table, s, subtitle), args.out / name)
-        pngs.append(name)
-    order = list(scenario.strategies)
-    save(budget_overview_plot(tot, cur, order, subtitle), args.out / "budget_overview.png")
+    with output_folder(args.out, "budget") as folder:
+        table.to_csv(folder / "budget_impact.csv", index=False)
+        tot.to_csv(folder / "budget_totals.csv", index=False)
+        costs.assign(currency=cur, basis="undiscounted").to_csv(
+            folder / "annual_costs.csv", index=False
+        )
+        for s in dict.fromkeys(table["strategy"]):
+            name = f"budget_{s}.png"
+            save(budget_plot(table, s, subtitle), folder / name)
+            pngs.append(name)
+        order = list(scenario.strategies)
+        save(budget_overview_plot(tot, cur, order, subtitle), folder / "budget_overview.png")
     pngs.append("budget_overview.png")
     print(
         f"{scenario.name}: budget impact vs {scenario.reference}, UNDISCOUNTED {cur} "

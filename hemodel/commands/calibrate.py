@@ -8,12 +8,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .arguments import (
+    UsageError,
     add_execution_arguments,
     add_scenario_arguments,
+    count,
     execution,
     open_scenario,
     positive_int,
 )
+from .output import output_folder, write_file
 
 _BAYES_ONLY = ("walkers", "steps", "burn", "predictive_draws")
 
@@ -73,7 +76,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--max-evaluations",
-        type=int,
+        type=count(1, 100_000),
         help="least-squares: objective evaluations (default 150)",
     )
     p.add_argument(
@@ -108,7 +111,7 @@ def run(args) -> int:
     import sys
     import warnings
 
-    from ..credibility.calibrate import calibrate, format_fit, write_calibrated
+    from ..credibility.calibrate import calibrate, calibrated_yaml, format_fit
 
     path, scenario = open_scenario(args.scenario)
     start = {}
@@ -117,19 +120,19 @@ def run(args) -> int:
         try:
             start[name] = float(value)
         except ValueError:
-            raise SystemExit(f"--start wants PARAM=VALUE, got {spec!r}") from None
+            raise UsageError(f"--start wants PARAM=VALUE, got {spec!r}") from None
     if set(start) - set(args.free):
-        raise SystemExit(
+        raise UsageError(
             f"--start names parameters that are not --free: {set(start) - set(args.free)}"
         )
     if args.method == "bayes":
         if args.max_evaluations is not None:
-            raise SystemExit("--max-evaluations is for least squares: with --method bayes the "
+            raise UsageError("--max-evaluations is for least squares: with --method bayes the "
                              "budget is --walkers x --steps")  # fmt: skip
         return _run_bayes(args, path, scenario, start)
     given = [f"--{k.replace('_', '-')}" for k in _BAYES_ONLY if getattr(args, k) is not None]
     if given:
-        raise SystemExit(f"{', '.join(given)}: only with --method bayes")
+        raise UsageError(f"{', '.join(given)}: only with --method bayes")
     budget = 150 if args.max_evaluations is None else args.max_evaluations
     with (
         warnings.catch_warnings(),
@@ -158,7 +161,7 @@ def run(args) -> int:
             return 2
     print(format_fit(fit))
     out = args.out or Path(f"{path.stem}_calibrated.yaml")
-    write_calibrated(fit, path, out)
+    write_file(out, calibrated_yaml(fit, path, out))
     print(f"\nWrote {out} (extends {path.name})")
     failing = fit.table.loc[~fit.table["passed"], "quantity"].tolist()
     if failing:
@@ -208,11 +211,13 @@ def _run_bayes(args, path: Path, scenario, start: dict) -> int:
             return 2
     print(format_posterior(post))
     out = args.out or Path(f"{path.stem}_posterior")
-    written = write_posterior(post, path, out)
-    if post.predictive is not None:
-        written["plot"] = out / "posterior_predictive.png"
-        title = f"{scenario.name}: targets against the calibrated model"
-        posterior_predictive_plot(post.predictive, written["plot"], scenario, title)
+    with output_folder(out, "calibrate") as folder:
+        written = write_posterior(post, path, folder)
+        if post.predictive is not None:
+            written["plot"] = folder / "posterior_predictive.png"
+            title = f"{scenario.name}: targets against the calibrated model"
+            posterior_predictive_plot(post.predictive, written["plot"], scenario, title)
+    written = {key: out / p.name for key, p in written.items()}
     names = ", ".join(p.name for p in written.values())
     print(f"\nWrote to {out}: {names}\n(PSA: hemodel psa {written['scenario']})")
     return 0

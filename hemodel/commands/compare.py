@@ -14,6 +14,7 @@ from .arguments import (
     numbers,
     open_scenario,
 )
+from .output import check_out, output_folder
 
 EXAMPLE = """examples:
   hemodel compare serena6_us serena6_uk --patients 2000 --out compare/
@@ -89,7 +90,8 @@ def run(args) -> int:
         f"patients and seed {args.seed} for every scenario (common random numbers)"
     )
     if args.out:  # files first, so they exist even if the printed output is cut short
-        _write(args.out, inputs, results, decisions, list(scenarios), about)
+        with output_folder(args.out, "compare") as folder:
+            _write(folder, inputs, results, decisions, list(scenarios), about)
     print(f"Comparing {about}\n")
     print(compare_report.console(inputs, results, decisions, list(scenarios)))
     if args.out:
@@ -104,8 +106,8 @@ def _checked(args, names: list[str]) -> list[float]:
     """The common WTPs of ``--wtp`` (currency per QALY); a ValueError for unusable arguments."""
     if len(names) < 2:
         raise ValueError("give at least two scenarios to compare")
-    if args.out and args.out.exists() and not args.out.is_dir():
-        raise ValueError(f"--out {args.out} is a file, not a folder")
+    if args.out:
+        check_out(args.out)
     common = numbers(args.wtp, "--wtp") if args.wtp else []
     if any(not 0 <= w < float("inf") for w in common):
         raise ValueError(f"--wtp must be numbers >= 0 (per QALY), got {args.wtp!r}")
@@ -132,7 +134,6 @@ def _write(out: Path, inputs, results, decisions, keys: list[str], about: str) -
     from ..present import compare_report
     from ..present.plots import style
 
-    out.mkdir(parents=True, exist_ok=True)
     labelled = inputs.copy()
     labelled.insert(1, "label", inputs["input"].map(compare_report.input_label))
     labelled.to_csv(out / "compare_inputs.csv", index=False)

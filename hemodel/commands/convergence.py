@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from .arguments import add_scenario_arguments, open_scenario
+from .output import output_folder
 
 EXAMPLE = """example:
   hemodel convergence scenarios/serena6_us.yaml --patients 5000 --strategy ctdna_q12w \\
@@ -80,13 +81,13 @@ def run(args) -> int:
     )  # fmt: skip
     print(f"{scenario.name} — {args.patients:,} patients, seed {args.seed}")
     print(report(conv))
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    conv.trace.to_csv(out / "convergence.csv", index=False)
     summary = conv.summary.copy()
     summary.insert(1, "currency", conv.currency)
     summary.insert(2, "wtp_per_qaly", conv.wtp)
-    summary.to_csv(out / "convergence_summary.csv", index=False)
-    plots.save(convergence_plot(conv, order=list(scenario.strategies)), out / "convergence.png")
-    print(f"\nWrote convergence.csv, convergence_summary.csv and convergence.png to {out}")
+    with output_folder(args.out, "convergence") as out:
+        conv.trace.to_csv(out / "convergence.csv", index=False)
+        summary.to_csv(out / "convergence_summary.csv", index=False)
+        order = list(scenario.strategies)
+        plots.save(convergence_plot(conv, order=order), out / "convergence.png")
+    print(f"\nWrote convergence.csv, convergence_summary.csv and convergence.png to {args.out}")
     return 0

@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
+from .arguments import (
+    add_execution_arguments,
+    add_scenario_arguments,
+    count,
+    execution,
+    open_scenario,
+)
+from .output import output_folder
 
 EXAMPLE = """examples:
   hemodel dsa --comparison ctdna_q12w --patients 1000 --out dsa/
@@ -41,14 +48,18 @@ def register(sub) -> None:
     )
     p.add_argument("--wtp", type=float, help="willingness to pay per QALY (default: scenario's)")
     p.add_argument("--out", type=Path, default=Path("dsa"), help="output folder (default dsa/)")
-    p.add_argument("--top", type=int, default=15, help="parameters in the tornado (default 15)")
+    p.add_argument(
+        "--top", type=count(1, 1000), default=15, help="parameters in the tornado (default 15)"
+    )
     p.add_argument(
         "--two-way",
         nargs=2,
         metavar=("X", "Y"),
         help="also a two-way analysis of these two parameter paths",
     )
-    p.add_argument("--steps", type=int, default=5, help="grid points per two-way axis (default 5)")
+    p.add_argument(
+        "--steps", type=count(2, 101), default=5, help="grid points per two-way axis (default 5)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_execution_arguments(p, resume=False)
     p.set_defaults(handler=run)
@@ -86,14 +97,14 @@ def run(args) -> int:
         print(f"hemodel dsa: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     # files first, so they exist even if the printed output is cut short (e.g. piped to head)
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "dsa.csv", index=False)
-    save(tornado(table, top=args.top), args.out / "tornado.png")
     written = ["dsa.csv", "tornado.png"]
-    if grid is not None:
-        grid.to_csv(args.out / "dsa_two_way.csv", index=False)
-        save(heatmap(grid), args.out / "two_way.png")
-        written += ["dsa_two_way.csv", "two_way.png"]
+    with output_folder(args.out, "dsa") as folder:
+        table.to_csv(folder / "dsa.csv", index=False)
+        save(tornado(table, top=args.top), folder / "tornado.png")
+        if grid is not None:
+            grid.to_csv(folder / "dsa_two_way.csv", index=False)
+            save(heatmap(grid), folder / "two_way.png")
+            written += ["dsa_two_way.csv", "two_way.png"]
     first = table.iloc[0]
     cur, wtp = scenario.currency, float(first["wtp"])
     what = (

@@ -7,13 +7,15 @@ import sys
 from pathlib import Path
 
 from .arguments import (
+    MAX_SAMPLES,
     add_execution_arguments,
     add_scenario_arguments,
+    count,
     execution,
     numbers,
     open_scenario,
-    positive_int,
 )
+from .output import check_out, output_folder
 
 EXAMPLE = """examples:
   hemodel evsi                                        # every study of the default scenario
@@ -38,7 +40,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scenario_arguments(p, patients=1000, patients_help="patients per PSA sample")
-    p.add_argument("--samples", type=positive_int, default=500,
+    p.add_argument("--samples", type=count(2, MAX_SAMPLES), default=500,
                    help="PSA samples (default 500)")  # fmt: skip
     p.add_argument(
         "--study-sizes",
@@ -79,18 +81,20 @@ def run(args) -> int:
             raise ValueError(f"--wtp must be finite numbers >= 0, got {args.wtp!r}")
         studies = args.studies.split(",") if args.studies else None
         check_studies(scenario, args.samples, studies, "--samples")
-        outputs = evsi_outputs(
-            scenario,
-            args.samples,
-            args.patients,
-            args.seed,
-            args.out,
-            studies=studies,
-            sizes=sizes,
-            wtps=wtps,
-            progress=False if args.quiet else None,
-            **execution(args),
-        )
+        check_out(args.out)
+        with output_folder(args.out, "evsi") as folder:
+            outputs = evsi_outputs(
+                scenario,
+                args.samples,
+                args.patients,
+                args.seed,
+                folder,
+                studies=studies,
+                sizes=sizes,
+                wtps=wtps,
+                progress=False if args.quiet else None,
+                **execution(args),
+            )
     except ValueError as exc:
         print(f"hemodel evsi: {path}: {exc}", file=sys.stderr)
         return 2

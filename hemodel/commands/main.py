@@ -15,15 +15,19 @@ from pathlib import Path
 from .. import __version__
 from ..engine.choice import EngineChoiceError
 from ..scenario.load import ScenarioError, scenario_hash
+from ..scenario.problems import shorten
 from .arguments import (
     DEFAULT_SCENARIO_HELP,
+    UsageError,
     add_execution_arguments,
     add_scenario_arguments,
     execution,
     open_scenario,
 )
+from .output import check_out, os_message, output_folder
 
-EXIT_INVALID = 2
+EXIT_INVALID = 2  # bad input
+EXIT_ENVIRONMENT = 1  # disk full, permission, unreachable scheduler, out of memory, a bug
 
 #: Further subcommands, one module each in hemodel/commands/ with ``register(subparsers)``;
 #: each registered parser sets ``handler`` (a function of the parsed args returning an exit code).
@@ -103,12 +107,15 @@ def _run(args) -> int:
     from ..run.simulation import simulate
 
     path, scenario = open_scenario(args.scenario)
+    if args.out:
+        check_out(args.out)
     progress = None if not args.quiet else False
     results = simulate(
         scenario, patients=args.patients, seed=args.seed, progress=progress, **execution(args)
     )
     if args.out:  # files first: output piped into e.g. `head` must not lose them
-        _write(results, args, path, scenario)
+        with output_folder(args.out, "run") as staging:
+            _write(results, args, path, scenario, staging)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(
             f"{scenario.name} — {args.patients:,} patients, seed {args.seed} "
@@ -133,11 +140,10 @@ def _run(args) -> int:
     return 0
 
 
-def _write(results, args, path: Path, scenario) -> None:
+def _write(results, args, path: Path, scenario, out: Path) -> None:
+    """The run's tables and manifest, into ``out`` (a staging folder: see commands.output)."""
     from ..present.tables import sequential
 
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     summary = results.summary()
     summary.insert(1, "currency", results.currency)
     summary.to_csv(out / "summary.csv", index=False)
@@ -201,17 +207,15 @@ def _schema(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit code is 0 (done), 2 (bad input: the scenario, a flag, the
+    ``--out`` or ``--resume`` folder), 1 (the environment: disk full, permission, an
+    unreachable scheduler, out of memory, or a bug) or 130 (Ctrl-C). Every failure prints
+    one message, never a traceback (``HEMODEL_DEBUG=1`` shows it)."""
     args = _parser().parse_args(argv)
     core = {"run": _run, "check": _check, "schema": _schema}
     handler = core.get(args.command) or args.handler
     try:
         return handler(args)
-    except ScenarioError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_INVALID
-    except EngineChoiceError as exc:  # --engine array on a finite lab
-        print(f"hemodel {args.command}: --engine: {exc}", file=sys.stderr)
-        return EXIT_INVALID
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -219,6 +223,35 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as exc:  # noqa: BLE001 - one message per failure, see failure_message
+        if os.environ.get("HEMODEL_DEBUG"):
+            raise
+        code, message = failure_message(args.command, exc)
+        print(message, file=sys.stderr)
+        return code
+
+
+def failure_message(command: str, exc: Exception) -> tuple[int, str]:
+    """The exit code and the one message for an exception that ended ``command``."""
+    from ..run.checkpoint import CheckpointMismatch
+    from .output import OutputError
+
+    name = f"hemodel {command}"
+    if isinstance(exc, ScenarioError):
+        return EXIT_INVALID, str(exc)
+    if isinstance(exc, EngineChoiceError):  # --engine array on a finite lab
+        return EXIT_INVALID, f"{name}: --engine: {shorten(exc, 400)}"
+    if isinstance(exc, UsageError | OutputError | CheckpointMismatch):
+        return EXIT_INVALID, f"{name}: {shorten(exc, 2000)}"
+    if isinstance(exc, MemoryError):
+        return EXIT_ENVIRONMENT, f"{name}: out of memory: use fewer patients or samples"
+    if isinstance(exc, OSError):
+        return EXIT_ENVIRONMENT, f"{name}: {os_message(exc)}"
+    return EXIT_ENVIRONMENT, (
+        f"{name}: internal error ({type(exc).__name__}: {shorten(exc, 300)}). This is a "
+        "bug in hemodel: please report it with the command and scenario you used "
+        "(HEMODEL_DEBUG=1 shows the traceback)."
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
+from ..scenario.problems import shorten
+from .arguments import (
+    MAX_SAMPLES,
+    UsageError,
+    add_execution_arguments,
+    add_scenario_arguments,
+    count,
+    execution,
+    open_scenario,
+)
+from .output import output_folder
 
 EXAMPLE = """example:
   hemodel psa scenarios/serena6_us.yaml --samples 500 --patients 1000 --out psa/
@@ -25,7 +35,9 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scenario_arguments(p, patients=1000, patients_help="patients per sample")
-    p.add_argument("--samples", type=int, default=200, help="PSA samples (default 200)")
+    p.add_argument(
+        "--samples", type=count(2, MAX_SAMPLES), default=200, help="PSA samples (default 200)"
+    )
     p.add_argument("--out", type=Path, default=Path("psa"), help="output folder (default psa/)")
     p.add_argument("--wtp-max", type=float, help="largest WTP on the curves (currency per QALY)")
     p.add_argument(
@@ -57,22 +69,23 @@ def run(args) -> int:
     for spec in args.evppi_group:
         name, _, params = spec.partition("=")
         if not params:
-            raise SystemExit(f"--evppi-group wants NAME=P1,P2, got {spec!r}")
+            raise UsageError(f"--evppi-group wants NAME=P1,P2, got {shorten(spec)!r}")
         groups[name] = params.split(",")
     if not args.quiet:
         print(_estimate(scenario, args.samples, args.patients, args.seed, execution(args)),
               file=sys.stderr, flush=True)  # fmt: skip
-    tables = psa_outputs(
-        scenario,
-        args.samples,
-        args.patients,
-        args.seed,
-        args.out,
-        wtp_max=args.wtp_max,
-        groups=groups or None,
-        progress=False if args.quiet else None,
-        **execution(args),
-    )
+    with output_folder(args.out, "psa") as folder:
+        tables = psa_outputs(
+            scenario,
+            args.samples,
+            args.patients,
+            args.seed,
+            folder,
+            wtp_max=args.wtp_max,
+            groups=groups or None,
+            progress=False if args.quiet else None,
+            **execution(args),
+        )
     print(tables["text"])
     written = sorted(p.name for p in args.out.iterdir() if p.suffix in (".csv", ".png"))
     print(f"\nWrote to {args.out}: {', '.join(written)}")

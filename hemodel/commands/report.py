@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
+from .arguments import (
+    MAX_PATIENTS,
+    MAX_SAMPLES,
+    add_execution_arguments,
+    add_scenario_arguments,
+    count,
+    execution,
+    open_scenario,
+)
+from .output import output_folder
 
 SECTIONS = "base, survival, sweep, dsa, threshold, budget, psa, evsi, validation, convergence"
 
@@ -39,24 +48,38 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder")
     p.add_argument("--only", type=_names, help=f"comma-separated sections ({SECTIONS})")
     p.add_argument("--skip", type=_names, help="comma-separated sections to leave out")
-    p.add_argument("--psa-samples", type=int, default=100, help="PSA samples (default 100)")
     p.add_argument(
-        "--psa-patients", type=int, default=500, help="patients per PSA sample (default 500)"
+        "--psa-samples", type=count(2, MAX_SAMPLES), default=100, help="PSA samples (default 100)"
     )
     p.add_argument(
-        "--dsa-patients", type=int, default=1000, help="patients per one-way run (default 1000)"
+        "--psa-patients",
+        type=count(1, MAX_PATIENTS),
+        default=500,
+        help="patients per PSA sample (default 500)",
+    )
+    p.add_argument(
+        "--dsa-patients",
+        type=count(1, MAX_PATIENTS),
+        default=1000,
+        help="patients per one-way run (default 1000)",
     )
     p.add_argument(
         "--validation-patients",
-        type=int,
+        type=count(100, MAX_PATIENTS),
         default=2000,
         help="patients per virtual trial (default 2000)",
     )
     p.add_argument(
-        "--evsi-samples", type=int, default=300, help="PSA samples of the EVSI (default 300)"
+        "--evsi-samples",
+        type=count(2, MAX_SAMPLES),
+        default=300,
+        help="PSA samples of the EVSI (default 300)",
     )
     p.add_argument(
-        "--evsi-patients", type=int, default=300, help="patients per EVSI sample (default 300)"
+        "--evsi-patients",
+        type=count(1, MAX_PATIENTS),
+        default=300,
+        help="patients per EVSI sample (default 300)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_execution_arguments(p, resume=False)
@@ -106,9 +129,10 @@ def run(args) -> int:
         print(f"hemodel report: {exc} (leave the PSA out with --skip psa)"
               if "psa:" in str(exc) else f"hemodel report: {exc}", file=sys.stderr)  # fmt: skip
         return 2
-    html_path, xlsx_path = build(
-        scenario, path, args.out, settings, progress=False if args.quiet else None,
-        **execution(args),
-    )  # fmt: skip
-    print(f"Wrote {html_path} and {xlsx_path}")
+    with output_folder(args.out, "report") as folder:
+        html_path, xlsx_path = build(
+            scenario, path, folder, settings, progress=False if args.quiet else None,
+            **execution(args),
+        )  # fmt: skip
+    print(f"Wrote {args.out / html_path.name} and {args.out / xlsx_path.name}")
     return 0

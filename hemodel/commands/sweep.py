@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
+from .output import output_folder
 
 EXAMPLE = """example:
   hemodel sweep scenarios/serena6_us.yaml --sweep testing_interval --patients 2000 --out sweep/
@@ -77,12 +78,12 @@ def run(args) -> int:
     )
     table = table.merge(out["frontier"][["strategy", "status", "icer"]], on="strategy")
     table[f"nmb_at_{wtps[0]:.0f}"] = wtps[0] * table["qaly"] - table["cost"]
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.assign(currency=cur).to_csv(args.out / "sweep.csv", index=False)
-    out["optimal"].assign(currency=cur).to_csv(args.out / "sweep_optimal.csv", index=False)
-    ref = summary.set_index("strategy").loc[scenario.reference]
-    axes = sweep_plot(table, cur, wtps[0], (ref["cost"], ref["qaly"]))
-    plots.save(axes[0], args.out / "sweep.png")
+    with output_folder(args.out, "sweep") as folder:
+        table.assign(currency=cur).to_csv(folder / "sweep.csv", index=False)
+        out["optimal"].assign(currency=cur).to_csv(folder / "sweep_optimal.csv", index=False)
+        ref = summary.set_index("strategy").loc[scenario.reference]
+        axes = sweep_plot(table, cur, wtps[0], (ref["cost"], ref["qaly"]))
+        plots.save(axes[0], folder / "sweep.png")
 
     show = table.sort_values("every_weeks")[
         ["strategy", "every_weeks", "cost", "qaly", "status", "icer"]

@@ -13,6 +13,7 @@ from .arguments import (
     numbers,
     open_scenario,
 )
+from .output import output_folder
 
 EXAMPLE = """examples:
   hemodel threshold --price camizestrant --wtp 100000,150000 --out threshold/
@@ -79,11 +80,11 @@ def run(args) -> int:
     label = item.split(".")[1] if "." in item else item
     base = float(lines["base_price"].iloc[0])
     # files first, so they exist even if the printed output is cut short (e.g. piped to head)
-    args.out.mkdir(parents=True, exist_ok=True)
-    lines.to_csv(args.out / "price_lines.csv", index=False)
-    prices.to_csv(args.out / "threshold_prices.csv", index=False)
-    frontier.to_csv(args.out / "threshold_frontier.csv", index=False)
-    save(icer_price_plot(lines, wtps, label=label), args.out / "threshold_price.png")
+    with output_folder(args.out, "threshold") as folder:
+        lines.to_csv(folder / "price_lines.csv", index=False)
+        prices.to_csv(folder / "threshold_prices.csv", index=False)
+        frontier.to_csv(folder / "threshold_frontier.csv", index=False)
+        save(icer_price_plot(lines, wtps, label=label), folder / "threshold_price.png")
     print(
         f"{scenario.name}: threshold price of {label} ({lines['price_parameter'].iloc[0]})\n"
         f"{args.patients:,} patients, seed {args.seed}; discounted costs and QALYs per patient; "

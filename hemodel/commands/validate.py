@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from .arguments import add_execution_arguments, add_scenario_arguments, execution, open_scenario
+from .output import check_out, output_folder
 
 EXAMPLE = """example:
   hemodel validate scenarios/serena6_us.yaml --out validation/serena6_us
@@ -59,7 +60,8 @@ def run(args) -> int:
     from ..run.progress import elapsed_bar
 
     path, scenario = open_scenario(args.scenario)
-    out = args.out or Path("validation") / path.stem
+    target = args.out or Path("validation") / path.stem
+    check_out(target)
     designs = trial_designs(scenario)
     if args.every_weeks is not None:
         designs = {
@@ -73,28 +75,28 @@ def run(args) -> int:
         v = validate(
             scenario, patients=args.patients, seed=args.seed, design=designs, **execution(args)
         )
-        out.mkdir(parents=True, exist_ok=True)
-        for name in v.trials:
-            km_plot(v, out / f"trial_km_{name}.png", scenario, trial=name)
     first = next(iter(v.trials))
-    shutil.copyfile(out / f"trial_km_{first}.png", out / "trial_km.png")
     titles = ", ".join(f"{r.design.title} ({n})" for n, r in v.trials.items())
     print(f"{scenario.name} — virtual {titles}; {args.patients:,} patients, seed {args.seed}")
     print("\n\n".join(format_funnel(run) for run in v.trials.values()))
     print("\nTargets (pass: simulated value inside the target CI / range)")
     print(format_targets(v.table))
-    v.table.to_csv(out / "targets.csv", index=False)
-    for name, run in v.trials.items():
-        run.table.to_csv(out / f"trial_{name}.csv", index=False)
-    shutil.copyfile(out / f"trial_{first}.csv", out / "trial.csv")
-    pd.DataFrame([{"quantity": k, **vars(m)} for k, m in v.measures.items()]).to_csv(
-        out / "measures.csv", index=False
-    )
-    funnels = [{"trial": n, **r.funnel()} for n, r in v.trials.items()]
-    pd.DataFrame(funnels).to_csv(out / "funnel.csv", index=False)
+    with output_folder(target, "validate") as out:
+        for name in v.trials:
+            km_plot(v, out / f"trial_km_{name}.png", scenario, trial=name)
+        shutil.copyfile(out / f"trial_km_{first}.png", out / "trial_km.png")
+        v.table.to_csv(out / "targets.csv", index=False)
+        for name, run in v.trials.items():
+            run.table.to_csv(out / f"trial_{name}.csv", index=False)
+        shutil.copyfile(out / f"trial_{first}.csv", out / "trial.csv")
+        pd.DataFrame([{"quantity": k, **vars(m)} for k, m in v.measures.items()]).to_csv(
+            out / "measures.csv", index=False
+        )
+        funnels = [{"trial": n, **r.funnel()} for n, r in v.trials.items()]
+        pd.DataFrame(funnels).to_csv(out / "funnel.csv", index=False)
     per_trial = ", ".join(f"trial_{n}.csv, trial_km_{n}.png" for n in v.trials)
     print(
         f"\nWrote targets.csv, measures.csv, funnel.csv, {per_trial} (trial.csv and "
-        f"trial_km.png: {first}) to {out}"
+        f"trial_km.png: {first}) to {target}"
     )
     return 0 if v.passed else 1
