@@ -252,6 +252,19 @@ def test_first_n_patients_of_a_larger_run_equal_a_run_of_n():
     pd.testing.assert_frame_equal(head, small)
 
 
+def test_with_a_finite_lab_the_first_n_patients_depend_on_the_rest_of_the_cohort():
+    """The prefix property does not hold with a finite lab (README, background.md): patients
+    queue together, so adding patients delays the blood results of those already there."""
+    data = tiny(**{"lab": {"capacity": 1}})
+    big = by(run(data, patients=120), "blood_test_q12w")
+    small = by(run(data, patients=40), "blood_test_q12w")
+    head = big[big["patient"] < 40].reset_index(drop=True)
+    assert head["patient"].tolist() == small["patient"].tolist()
+    assert head["lab_queue_days"].sum() > small["lab_queue_days"].sum()  # longer queues
+    # their biology is the same (keyed streams); only what the queue touches differs
+    pd.testing.assert_series_equal(head["emergence_days"], small["emergence_days"])
+
+
 def test_chunks_and_batch_sizes_do_not_change_results():
     """Running the cohort in parts (first_patient) or in other batch sizes changes nothing."""
     whole = run(tiny(), patients=120, batch_size=1000).patients
