@@ -3,8 +3,14 @@
 Layout of a checkpoint directory::
 
     manifest.json        what run this is (written first), "complete": true (written last)
-    tasks/<key>.pkl      one file per finished task (e.g. ``12-0`` = sample 12, patients 0..)
-    <name>.pkl/.csv      the run's final outputs, written before the manifest is completed
+    tasks/<key>.ckpt     one file per finished task (e.g. ``12-0`` = sample 12, patients 0..)
+    <name>.ckpt/.csv     the run's final outputs, written before the manifest is completed
+
+Nothing is pickled: files hold JSON and raw numeric arrays (:mod:`hemodel.run.codec`), so
+a planted file can be refused but never run. Each carries the SHA-256 of its content, the
+hash of the run's identity and its key, all checked on reading; the manifest carries the
+SHA-256 of its fields. A damaged, truncated or foreign file, or a folder of the pickle
+format of older versions, raises :class:`CheckpointUnreadable` naming the file.
 
 Every file is written to a temporary name in the same directory, flushed to disk and then
 renamed over its final name (``os.replace`` is atomic), so a crash leaves either the whole
@@ -17,20 +23,28 @@ since the stored task results would belong to another run.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
-import pickle
+import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..scenario.problems import shorten
+from .codec import FORMAT, FRAME, MOMENTS, Unreadable, dumps, identity_hash, loads
+
 MANIFEST = "manifest.json"
-FORMAT = 1
 
 
 class CheckpointMismatch(ValueError):
     """The checkpoint directory belongs to a different run."""
+
+
+class CheckpointUnreadable(CheckpointMismatch):
+    """A file of the checkpoint directory is damaged, foreign or of an older format."""
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -44,6 +58,19 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _read(path: Path) -> bytearray:
+    """The bytes of a regular file (a FIFO or device is refused, never waited on)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Unreadable("it is not a regular file")
+        data = bytearray(info.st_size)
+        if fh.readinto(data) != info.st_size:
+            raise Unreadable("it changed while being read")
+        return data
+
+
 class Checkpoint:
     """A run's checkpoint directory; ``identity`` says which run it is (JSON-serialisable).
 
@@ -55,15 +82,19 @@ class Checkpoint:
     def __init__(self, directory: str | os.PathLike, identity: dict[str, Any]):
         self.dir = Path(directory)
         self.identity = json.loads(json.dumps(identity))  # as it will read back
+        self.run = identity_hash(self.identity)
         self.tasks = self.dir / "tasks"
         manifest = self.dir / MANIFEST
+        old = [*self.dir.glob("*.pkl"), *self.tasks.glob("*.pkl")]
+        if old:
+            raise self._refuse(old[0], "it was written by an older hemodel (pickle files)")
         if manifest.exists():
-            self._check(json.loads(manifest.read_text()))
+            self._check(self._manifest())
         else:
             if self.dir.exists() and any(self.dir.iterdir()):
                 raise CheckpointMismatch(
-                    f"{self.dir} is not empty and has no {MANIFEST}: it is not a hemodel "
-                    "checkpoint. Give a new or empty directory."
+                    f"{self.dir} is not empty and has no {MANIFEST}: it is not a "
+                    "hemodel checkpoint. Give a new or empty directory."
                 )
             self.dir.mkdir(parents=True, exist_ok=True)
             self._write_manifest(complete=False)
@@ -71,18 +102,42 @@ class Checkpoint:
         for tmp in self.dir.glob("**/.*.tmp"):  # debris of an interrupted write
             tmp.unlink(missing_ok=True)
 
+    def _refuse(self, path: Path, reason: str) -> CheckpointUnreadable:
+        return CheckpointUnreadable(
+            f"cannot resume from {path}: {reason}. Delete the folder {self.dir}, or give a new one."
+        )
+
+    def _manifest(self) -> dict:
+        path = self.dir / MANIFEST
+        try:
+            manifest = json.loads(_read(path))
+            fields = {k: v for k, v in manifest.items() if k != "sha256"}
+            fmt = fields["format"]
+        except Unreadable as exc:
+            raise self._refuse(path, str(exc)) from None
+        except (ValueError, RecursionError, TypeError, AttributeError, KeyError):
+            raise self._refuse(path, "it is not the JSON manifest hemodel writes") from None
+        if fmt != FORMAT:
+            newer = isinstance(fmt, int) and fmt > FORMAT
+            which = "a newer" if newer else "an older"
+            raise self._refuse(path, f"it was written by {which} hemodel (format {fmt!r})")
+        if manifest.get("sha256") != _digest(fields):
+            raise self._refuse(path, "its content does not match its SHA-256 hash")
+        return fields
+
     def _check(self, manifest: dict) -> None:
-        stored = manifest.get("identity", {})
+        stored = manifest.get("identity")
+        stored = stored if isinstance(stored, dict) else {}
         diffs = [
-            f"{key}: {stored.get(key)!r} in the checkpoint, {value!r} now"
+            f"{key}: {shorten(repr(stored.get(key)))} in the checkpoint, {shorten(repr(value))} now"
             for key, value in self.identity.items()
             if stored.get(key) != value
         ]
         diffs += [f"{key}: only in the checkpoint" for key in stored if key not in self.identity]
-        if manifest.get("format") != FORMAT or diffs:
+        if diffs:
             raise CheckpointMismatch(
                 f"cannot resume from {self.dir}: it holds a different run ("
-                + "; ".join(diffs or ["checkpoint format"])
+                + "; ".join(diffs)
                 + "). Use the same settings, or a new directory."
             )
 
@@ -93,43 +148,60 @@ class Checkpoint:
             "complete": complete,
             "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
+        manifest["sha256"] = _digest(manifest)
         atomic_write(self.dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+
+    def _load(self, path: Path, kind: str, key: str) -> Any:
+        try:
+            return loads(_read(path), kind, self.run, key)
+        except Unreadable as exc:
+            raise self._refuse(path, str(exc)) from None
 
     # -- tasks ---------------------------------------------------------------------------
     def _task_path(self, key: str) -> Path:
-        return self.tasks / f"{key}.pkl"
+        return self.tasks / f"{key}.ckpt"
 
-    def load(self, keys) -> dict[str, Any]:
-        """Stored results of those ``keys`` that have finished (key → result)."""
+    def load(self, keys: Iterable[str], kind: str = MOMENTS) -> dict[str, Any]:
+        """Stored results of those ``keys`` that have finished (key → result); ``kind``
+        (:mod:`~hemodel.run.codec`) is what the tasks return."""
         out = {}
         for key in keys:
             path = self._task_path(key)
             if path.exists():
-                out[key] = pickle.loads(path.read_bytes())
+                out[key] = self._load(path, kind, key)
         return out
 
     def save(self, key: str, result: Any) -> None:
         """Store one task's result (atomically)."""
-        atomic_write(self._task_path(key), pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        atomic_write(self._task_path(key), dumps(result, self.run, key))
 
     # -- final outputs -------------------------------------------------------------------
     @property
     def complete(self) -> bool:
         """Whether the run finished and wrote its outputs (the manifest says so last)."""
-        manifest = json.loads((self.dir / MANIFEST).read_text())
-        return bool(manifest.get("complete"))
+        return self._manifest().get("complete") is True
 
     def finish(self, outputs: dict[str, pd.DataFrame], csv: bool = True) -> None:
-        """Write the final tables (``<name>.pkl`` exact, and ``<name>.csv`` to read), then
+        """Write the final tables (``<name>.ckpt`` exact, and ``<name>.csv`` to read), then
         mark the manifest complete; a reader that finds ``complete: true`` finds them all."""
         for name, frame in outputs.items():
-            atomic_write(self.dir / f"{name}.pkl", pickle.dumps(frame, protocol=4))
+            atomic_write(self.dir / f"{name}.ckpt", dumps(frame, self.run, name))
             if csv:
                 atomic_write(self.dir / f"{name}.csv", frame.to_csv(index=False).encode())
         self._write_manifest(complete=True)
 
-    def outputs(self, names) -> dict[str, pd.DataFrame]:
+    def outputs(self, names: Iterable[str]) -> dict[str, pd.DataFrame]:
         """The final tables of a complete run."""
         if not self.complete:
             raise RuntimeError(f"{self.dir}: the run has not finished")
-        return {name: pickle.loads((self.dir / f"{name}.pkl").read_bytes()) for name in names}
+        out = {}
+        for name in names:
+            path = self.dir / f"{name}.ckpt"
+            if not path.exists():
+                raise self._refuse(path, "the manifest says the run finished, but it is missing")
+            out[name] = self._load(path, FRAME, name)
+        return out
+
+
+def _digest(fields: dict) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()

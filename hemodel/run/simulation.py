@@ -25,6 +25,7 @@ from ..model.inputs import build_inputs
 from ..scenario.load import load_scenario, scenario_hash
 from ..scenario.schema import Scenario
 from .checkpoint import Checkpoint
+from .codec import CHUNK
 from .parallel import ENGINE_COST, Executor
 from .progress import progress_bar
 from .results import Results
@@ -124,7 +125,7 @@ def simulate(
     if ckpt is not None and ckpt.complete:
         out = ckpt.outputs(["patients", "events"])
         return _results(scenario, job, patients, first_patient, out["patients"], out["events"])
-    stored = ckpt.load(f"{sample}-{a}" for a, _ in chunks) if ckpt is not None else {}
+    stored = ckpt.load((f"{sample}-{a}" for a, _ in chunks), CHUNK) if ckpt else {}
     parts: list = [stored.get(f"{sample}-{a}") for a, _ in chunks]
     todo = [c for c, part in zip(chunks, parts, strict=True) if part is None]
     bar = progress_bar(

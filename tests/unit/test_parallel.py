@@ -305,10 +305,10 @@ def test_resume_after_an_interruption(reference, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run(checkpoint=tmp_path)
     monkeypatch.setattr(Checkpoint, "save", original)
-    assert len(list((tmp_path / "tasks").glob("*.pkl"))) == 5
+    assert len(list((tmp_path / "tasks").glob("*.ckpt"))) == 5
     assert not json.loads((tmp_path / "manifest.json").read_text())["complete"]
     assert not (tmp_path / "per_sample.csv").exists()
-    (tmp_path / "tasks" / ".1-0.pkl.999.tmp").write_bytes(b"partial")  # a torn write
+    (tmp_path / "tasks" / ".1-0.ckpt.999.tmp").write_bytes(b"partial")  # a torn write
 
     assert_same(run(checkpoint=tmp_path), reference)
     assert json.loads((tmp_path / "manifest.json").read_text())["complete"]
@@ -326,7 +326,7 @@ def test_simulate_resumes_too(reference_sim, tmp_path, monkeypatch):
 
     def save_then_crash(self, key, result):
         original(self, key, result)
-        if len(list((tmp_path / "tasks").glob("*.pkl"))) == 2:
+        if len(list((tmp_path / "tasks").glob("*.ckpt"))) == 2:
             raise RuntimeError("crash")
 
     monkeypatch.setattr(Checkpoint, "save", save_then_crash)
@@ -357,7 +357,7 @@ def test_resume_after_the_process_is_killed(reference, tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=_env())
     try:
         deadline = time.monotonic() + 60
-        while len(list((tmp_path / "tasks").glob("*.pkl"))) < 3:
+        while len(list((tmp_path / "tasks").glob("*.ckpt"))) < 3:
             assert proc.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -365,7 +365,7 @@ def test_resume_after_the_process_is_killed(reference, tmp_path):
         proc.wait(timeout=10)
     finally:
         _stop([proc])
-    done = len(list((tmp_path / "tasks").glob("*.pkl")))
+    done = len(list((tmp_path / "tasks").glob("*.ckpt")))
     assert 3 <= done < SAMPLES * PATIENTS // CHUNK
     assert_same(run(checkpoint=tmp_path), reference)
 
@@ -391,9 +391,9 @@ def test_a_finite_lab_runs_whole_samples(tmp_path):
     chunked = psa.run_psa(LAB, 3, 40, SEED, chunk_size=7, checkpoint=tmp_path)
     assert_same(chunked, whole)
     assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == [
-        "1-0.pkl",
-        "2-0.pkl",
-        "3-0.pkl",
+        "1-0.ckpt",
+        "2-0.ckpt",
+        "3-0.ckpt",
     ]
     job = psa.SummaryJob(LAB, SEED)
     with pytest.raises(ValueError, match="whole cohort"):
