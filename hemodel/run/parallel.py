@@ -4,14 +4,16 @@
 back results keyed by the task's position, whatever the back-end:
 
 - ``"serial"``: in the calling process (the default for one worker and for small runs);
-- ``"processes"``: local worker processes (``concurrent.futures`` with the ``spawn``
-  context). A worker that dies (killed, out of memory) breaks the pool: the pool is rebuilt
-  and every task that has not returned is submitted again, so no task is lost, and since a
-  result is kept once under its task's position, none is counted twice;
-- ``"dask"``: a Dask ``distributed`` cluster, either at ``scheduler`` (``tcp://host:port``)
-  or a ``LocalCluster`` of ``workers`` single-threaded processes. The scheduler reruns the
-  tasks of a lost worker itself.
+- ``"processes"``: local worker processes (``concurrent.futures``, ``spawn`` context). A
+  worker that dies (killed, out of memory) breaks the pool: the pool is rebuilt and every
+  task that has not returned is resubmitted, so no task is lost or counted twice;
+- ``"dask"``: a Dask ``distributed`` cluster at ``scheduler`` (``tcp://host:port``; reached
+  at once, or :class:`SchedulerUnreachable`), or a local one of ``workers`` single-threaded
+  processes on 127.0.0.1, over TLS with certificates of its own (``Security.temporary()``:
+  no other local user can submit work), serving no HTTP. Lost workers' tasks are rerun.
 
+Local workers never outnumber a ``map``'s tasks nor, without ``oversubscribe=True``,
+:data:`OVERSUBSCRIBE` per core, and exit when the process that started them dies.
 Tasks must be pure functions of their arguments (hemodel's are: every random number is
 keyed by seed, sample, patient and purpose), so a task rerun after a failure returns the
 same bits. :class:`Moments` holds **exact** sums (a float expansion, as in Shewchuk's
@@ -25,6 +27,9 @@ import logging
 import math
 import multiprocessing
 import os
+import re
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -45,6 +50,12 @@ SMALL_RUN = 50_000
 ENGINE_COST = {"simpy": 1.0, "array": 0.01}
 #: Times a process pool may break (a worker died) in one ``map`` before giving up.
 MAX_POOL_RESTARTS = 10
+#: Local workers per core beyond which ``oversubscribe=True`` must be passed.
+OVERSUBSCRIBE = 4
+#: Seconds to reach a Dask scheduler before :class:`SchedulerUnreachable`.
+CONNECT_TIMEOUT = 5.0
+#: Seconds between a pool worker's checks that the process that started it is alive.
+PARENT_CHECK = 0.5
 #: Dask settings for the clusters hemodel starts (and its client). By default Dask samples
 #: every worker thread 100 times a second for its profiler (about 10% of the CPU of a
 #: pure-Python task) and wakes every event loop 50 times a second to watch for blocking;
@@ -57,25 +68,49 @@ DASK_CONFIG = {
 }
 
 
+class SchedulerUnreachable(ConnectionError):
+    """A Dask scheduler that did not answer within :data:`CONNECT_TIMEOUT` seconds."""
+
+
+#: A Dask scheduler's address: tcp:// or tls://, a host name or [IPv6], an optional port.
+_ADDRESS = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[\w.-]+)(?::(\d{1,5}))?/?")
+
+
 def resolve(
-    workers: int | None, backend: str | None, scheduler: str | None, work: int | None = None
+    workers: int | None,
+    backend: str | None,
+    scheduler: str | None,
+    work: int | None = None,
+    *,
+    oversubscribe: bool = False,
 ) -> tuple[str, int]:
     """The back-end and worker count a request means.
 
-    ``scheduler`` implies ``"dask"``. Without a back-end, one worker means ``"serial"`` and
-    more mean ``"processes"``; ``workers=None`` means every core, or one for runs of fewer
-    than :data:`SMALL_RUN` patient-strategy simulations (``work``, counted at the SimPy
-    engine's cost: see :data:`ENGINE_COST`).
-    """
+    ``scheduler`` implies ``"dask"`` (0 workers: the cluster's). Without a back-end, one
+    worker means ``"serial"`` and more ``"processes"``; ``workers=None`` means every core, or
+    one for runs of fewer than :data:`SMALL_RUN` patient-strategy simulations (``work``, at
+    the SimPy engine's cost: :data:`ENGINE_COST`). Over :data:`OVERSUBSCRIBE` local workers
+    per core need ``oversubscribe``."""
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
-    if scheduler:
+    if scheduler is not None:
         if backend not in (None, "dask"):
             raise ValueError(f"a scheduler address needs backend 'dask', not {backend!r}")
+        match = _ADDRESS.fullmatch(str(scheduler))
+        if not match or int(match[3] or 0) > 65535:
+            from ..scenario.problems import shorten
+
+            like, bad = "tcp://HOST:PORT (or tls://HOST:PORT)", shorten(repr(scheduler))
+            raise ValueError(f"a Dask scheduler address looks like {like}, not {bad}")
         return "dask", workers or 0
     cores = os.cpu_count() or 1
+    if workers is not None and workers > OVERSUBSCRIBE * cores and not oversubscribe:
+        raise ValueError(
+            f"workers must be at most {OVERSUBSCRIBE * cores} ({OVERSUBSCRIBE} per core, "
+            f"{cores} cores), not {workers}; more need oversubscribe=True"
+        )
     if workers is None:
         small = backend is None and work is not None and work < SMALL_RUN
         workers = 1 if small or backend == "serial" else cores
@@ -84,17 +119,52 @@ def resolve(
     return backend, 1 if backend == "serial" else workers
 
 
-def _ignore_sigint() -> None:  # worker processes: Ctrl-C is the parent's business
+def _start_worker(parent: int) -> None:
+    """Pool workers ignore Ctrl-C (the parent's business) and exit once their parent is no
+    longer ``parent`` (it died), checked every :data:`PARENT_CHECK` seconds."""
     import signal
 
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK)
+        os._exit(1)
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=exit_with_parent, daemon=True).start()
+
+
+def __getattr__(name: str) -> type:
+    """``QuietScheduler``, ``QuietWorker``: Dask's, serving no HTTP (status, metrics, proxy).
+    Made on first use (importing ``distributed`` takes a second); found by name in workers."""
+    if name not in ("QuietScheduler", "QuietWorker"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import distributed
+
+    base = getattr(distributed, name.removeprefix("Quiet"))
+    no_http = {"start_http_server": lambda *args, **kwargs: None, "__module__": __name__}
+    globals()[name] = type(name, (base,), no_http)
+    return globals()[name]
+
+
+def _local_cluster(workers: int):
+    """``workers`` single-threaded Dask workers and a scheduler on 127.0.0.1, TLS, no HTTP."""
+    from distributed import Nanny, Security, SpecCluster
+
+    quiet = {"silence_logs": logging.ERROR}
+    where = {"host": "127.0.0.1", "protocol": "tls://", "security": Security.temporary()}
+    scheduler = {"cls": __getattr__("QuietScheduler"), "options": {**where, "dashboard": False}}
+    options = {**where, **quiet, "nthreads": 1, "worker_class": __getattr__("QuietWorker")}
+    worker = {"cls": Nanny, "options": options}
+    workers = dict.fromkeys(range(workers), worker)
+    return SpecCluster(workers, scheduler, worker=worker, security=where["security"], **quiet)
 
 
 class Executor:
     """Runs tasks on one back-end; a context manager (``close()`` stops what it started).
 
-    ``workers``, ``backend``, ``scheduler``: see :func:`resolve`; ``work`` (patient-strategy
-    simulations) lets ``workers=None`` choose in-process execution for small runs.
+    ``workers``, ``backend``, ``scheduler``, ``oversubscribe``: see :func:`resolve`; ``work``
+    (patient-strategy simulations) lets ``workers=None`` choose in-process execution for
+    small runs. A ``scheduler`` is contacted at once (:class:`SchedulerUnreachable`).
     """
 
     def __init__(
@@ -104,13 +174,18 @@ class Executor:
         scheduler: str | None = None,
         *,
         work: int | None = None,
+        oversubscribe: bool = False,
     ):
-        self.backend, self.workers = resolve(workers, backend, scheduler, work)
+        self.backend, self.workers = resolve(
+            workers, backend, scheduler, work, oversubscribe=oversubscribe
+        )
         self.scheduler = scheduler
         self.restarts = 0  # process pools rebuilt after a worker died (diagnostics)
         self._pool: ProcessPoolExecutor | None = None
         self._client = None
         self._cluster = None
+        if scheduler is not None:
+            self._ensure_client()
 
     def __repr__(self) -> str:
         where = f", scheduler={self.scheduler!r}" if self.scheduler else ""
@@ -170,19 +245,21 @@ class Executor:
         if self.backend == "serial":
             return [os.getpid()]
         if self.backend == "processes":
-            return sorted(self._ensure_pool()._processes or {})
-        return sorted(self._ensure_client().run(os.getpid, on_error="ignore").values())
+            return sorted(self._ensure_pool(self.workers)._processes or {})
+        client = self._ensure_client(self.workers)
+        return sorted(client.run(os.getpid, on_error="ignore").values())
 
     # -- local processes ----------------------------------------------------------------
-    def _ensure_pool(self) -> ProcessPoolExecutor:
+    def _ensure_pool(self, tasks: int) -> ProcessPoolExecutor:
+        """The pool, with (when new) one worker per task up to ``workers`` started; the
+        pool starts more on demand, when no worker is idle, up to ``workers``."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_ignore_sigint
+                self.workers, context, initializer=_start_worker, initargs=(os.getpid(),)
             )
-            # start every worker now, so that worker_pids() sees them all
-            try:
-                for f in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
+            try:  # start them now (a script without a __main__ guard fails here)
+                for f in [self._pool.submit(os.getpid) for _ in range(min(tasks, self.workers))]:
                     f.result(timeout=120)
             except BrokenProcessPool as exc:
                 self._discard_pool()
@@ -211,7 +288,7 @@ class Executor:
         finished = False
         try:
             while pending:
-                pool = self._ensure_pool()
+                pool = self._ensure_pool(len(pending))
                 futures = {pool.submit(fn, shared, t): i for i, t in pending.items()}
                 broken = False
                 for fut in as_completed(futures):  # drops each future once handed out
@@ -243,29 +320,40 @@ class Executor:
                 self._discard_pool()
 
     # -- Dask ---------------------------------------------------------------------------
-    def _ensure_client(self):
+    def _ensure_client(self, tasks: int = 0):
+        """The Dask client; a new local cluster gets a worker per task, up to ``workers``."""
         if self._client is None:
             import dask
-            from distributed import Client, LocalCluster
+            from distributed import Client
 
             with dask.config.set(DASK_CONFIG):
-                if self.scheduler:
-                    self._client = Client(self.scheduler, timeout=30)
+                if self.scheduler is not None:
+                    try:
+                        self._client = Client(self.scheduler, timeout=CONNECT_TIMEOUT)
+                    except Exception as exc:  # timeout, no TLS settings, not a Dask server
+                        raise self._unreachable(exc) from exc
                 else:
-                    self._cluster = LocalCluster(
-                        n_workers=self.workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=None,
-                        silence_logs=logging.ERROR,
-                    )
+                    self._cluster = _local_cluster(min(tasks, self.workers))
                     self._client = Client(self._cluster)
         return self._client
+
+    def _unreachable(self, error: Exception) -> SchedulerUnreachable:
+        from ..scenario.problems import shorten
+
+        known = isinstance(error, (OSError, TypeError))
+        reason = shorten(error) if known else "it does not answer as a Dask scheduler"
+        return SchedulerUnreachable(
+            f"cannot reach the Dask scheduler at {shorten(self.scheduler)}: {reason} "
+            "(is it running? is the address right?)"
+        )
 
     def _imap_dask(self, fn, tasks, shared) -> Iterator[tuple[int, Any]]:
         from distributed import as_completed as dask_completed
 
-        client = self._ensure_client()
+        client = self._ensure_client(len(tasks))
+        wanted = min(len(tasks), self.workers)  # a local cluster grows to a worker per task
+        if self._cluster is not None and len(self._cluster.worker_spec) < wanted:
+            self._cluster.scale(wanted)
         token = os.urandom(6).hex()
         # one copy of the shared data per worker (wrapped: scatter splits dicts and lists)
         data = (

@@ -211,6 +211,29 @@ def test_backend_resolution():
             resolve(bad.get("workers", 1), bad.get("backend"), bad.get("scheduler"))
 
 
+def test_workers_are_bounded_by_the_cores(monkeypatch):
+    """More than 4 workers per core need oversubscribe=True; a scheduler's are not ours."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert resolve(8, None, None) == ("processes", 8)
+    with pytest.raises(ValueError, match=r"^workers must be at most 8 \(4 per core, 2 cores\), "
+                       "not 9; more need oversubscribe=True$"):  # fmt: skip
+        resolve(9, "dask", None)
+    assert resolve(9, None, None, oversubscribe=True) == ("processes", 9)
+    assert resolve(1000, None, "tcp://127.0.0.1:1") == ("dask", 1000)
+
+
+def _pid(_shared, _task) -> int:
+    time.sleep(0.5)  # long enough that each task needs a worker of its own
+    return os.getpid()
+
+
+def test_a_pool_starts_no_more_workers_than_tasks():
+    with Executor(1000, "processes", oversubscribe=True) as ex:
+        pids = set(ex.map(_pid, [0, 1]))
+        assert 1 <= len(pids) <= 2 and set(ex.worker_pids()) >= pids
+        assert len(ex.worker_pids()) == 2  # asked for 1000, two tasks: two processes
+
+
 def test_chunk_size_does_not_change_results(reference):
     assert_same(run(chunk_size=7), reference)
     assert_same(run(chunk_size=PATIENTS), reference)
