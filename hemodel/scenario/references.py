@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 
 from .bundled import available_tables
-from .problems import Loc
+from .problems import Loc, shorten
 from .quantities import parameters
 from .schema import Scenario
 from .targets import available_quantities, is_quantity
@@ -22,9 +22,9 @@ def references(s: Scenario) -> list[tuple[Loc, str]]:
         names = list(names)
         if name not in names:
             guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-            hint = f"; did you mean {guess[0]!r}?" if guess else ""
-            listing = f"{where}: {', '.join(names) or 'none'}"
-            out.append((loc, f"{kind} {name!r} is not defined{hint} ({listing})"))
+            hint = f"; did you mean {shorten(guess[0])!r}?" if guess else ""
+            listing = f"{where}: {shorten(', '.join(names) or 'none', 300)}"
+            out.append((loc, f"{kind} {shorten(name)!r} is not defined{hint} ({listing})"))
 
     need(("reference",), "strategy", s.reference, s.strategies, "defined under strategies")
     for name, st in s.strategies.items():
@@ -79,8 +79,9 @@ def _trials(s: Scenario, need) -> list[tuple[Loc, str]]:
     for name, trial in s.trials.items():
         at = ("trials", name)
         if name in s.strategies:
-            clash = f"trial {name!r} has the name of a strategy: target names "
-            out.append((at, clash + f"'{name}.<quantity>' would be ambiguous; rename the trial"))
+            clash = f"trial {shorten(name)!r} has the name of a strategy: target names "
+            ambiguous = f"'{shorten(name)}.<quantity>' would be ambiguous; rename the trial"
+            out.append((at, clash + ambiguous))
         if trial.assay is not None:
             need(at + ("assay",), "assay", trial.assay, s.assays, "defined under assays")
         if trial.therapy is not None:
@@ -104,14 +105,15 @@ def _joint_uncertainty(s: Scenario, need) -> list[tuple[Loc, str]]:
             if name not in params:
                 need(loc, "parameter", name, params, "parameters")
             elif params[name].psa is None or params[name].psa.dist == "fixed":
-                out.append((loc, f"parameter {name!r} has no psa: distribution to correlate"))
+                msg = f"parameter {shorten(name)!r} has no psa: distribution to correlate"
+                out.append((loc, msg))
     for i, group in enumerate(s.uncertainty.dirichlet):
         for j, name in enumerate(group.parameters):
             loc = ("uncertainty", "dirichlet", i, "parameters", j)
             if name not in params:
                 need(loc, "parameter", name, params, "parameters")
             elif type(params[name]).__name__ != "Probability":
-                out.append((loc, f"parameter {name!r} is not a probability"))
+                out.append((loc, f"parameter {shorten(name)!r} is not a probability"))
     return out
 
 
@@ -128,8 +130,8 @@ def _studies(s: Scenario, need) -> list[tuple[Loc, str]]:
             loc, st = at + ("screening",), s.strategies.get(study.screening)
             need(loc, "strategy", study.screening, s.strategies, "defined under strategies")
             if st is not None and st.monitoring is None:
-                out.append((loc, f"strategy {study.screening!r} has no monitoring and switch: "
-                                 "randomising on detection needs both"))  # fmt: skip
+                msg = f"strategy {shorten(study.screening)!r} has no monitoring and switch: "
+                out.append((loc, msg + "randomising on detection needs both"))
     return out
 
 
@@ -150,13 +152,13 @@ def study_parameter_problems(s: Scenario) -> list[tuple[Loc, str]]:
         for loc, p in named:
             if p not in params:
                 guess = difflib.get_close_matches(p, list(params), n=1, cutoff=0.6)
-                hint = f"; did you mean {guess[0]!r}?" if guess else ""
-                out.append((loc, f"parameter {p!r} is not defined{hint}"))
+                hint = f"; did you mean {shorten(guess[0])!r}?" if guess else ""
+                out.append((loc, f"parameter {shorten(p)!r} is not defined{hint}"))
             elif p not in drawn:
-                out.append((loc, f"parameter {p!r} is not uncertain (no psa: distribution and "
-                                 "not in uncertainty:), so no study can inform it"))  # fmt: skip
+                msg = f"parameter {shorten(p)!r} is not uncertain (no psa: distribution and "
+                out.append((loc, msg + "not in uncertainty:), so no study can inform it"))
         p = study.parameter
         if p in params and type(params[p]).__name__ != "Probability":
-            out.append((at + ("parameter",), f"parameter {p!r} is not a probability: an accuracy "
-                                             "study measures a probability"))  # fmt: skip
+            msg = f"parameter {shorten(p)!r} is not a probability: an accuracy study "
+            out.append((at + ("parameter",), msg + "measures a probability"))
     return out
