@@ -163,7 +163,16 @@ def open_scenario(name: str | None):
 
 
 def execution(args) -> dict:
-    """The keyword arguments of simulate()/run_psa() for the execution flags and ``--engine``."""
+    """The keyword arguments of simulate()/run_psa() for the execution flags and ``--engine``;
+    :class:`UsageError` for flags that cannot work together (``--workers`` over 4 per core, a
+    malformed ``--scheduler`` address, ``--scheduler`` with another ``--backend``)."""
+    from ..run.parallel import resolve
+
+    try:
+        resolve(args.workers, args.backend, args.scheduler)
+    except ValueError as exc:
+        why = str(exc).removesuffix("; more need oversubscribe=True")
+        raise UsageError(f"--workers/--backend/--scheduler: {why}") from None
     options = {"workers": args.workers, "backend": args.backend, "scheduler": args.scheduler}
     options["engine"] = args.engine
     if getattr(args, "resume", None) is not None:

@@ -53,6 +53,32 @@ def test_bad_flags_exit_2_with_one_short_message(capsys, argv, wanted):
     assert len(err) < 2_000  # a long value is cut, never echoed whole
 
 
+@pytest.mark.parametrize(
+    "flags, wanted",
+    [
+        (["--workers", "1000"], "workers must be at most"),
+        (["--scheduler", "foo"], "a Dask scheduler address looks like tcp://HOST:PORT"),
+        (["--scheduler", "tcp://x:1", "--backend", "serial"], "needs backend 'dask'"),
+    ],
+)
+def test_execution_flags_that_cannot_work_exit_2_before_running(capsys, flags, wanted):
+    code, out, err = _run(capsys, "run", "tiny", "--patients", "20", "--quiet", *flags)
+    assert code == 2
+    assert wanted in err and "oversubscribe=True" not in err
+    assert out == ""  # refused before anything ran
+
+
+def test_an_unreachable_scheduler_fails_fast_even_for_a_small_run(capsys):
+    import time
+
+    start = time.perf_counter()
+    code, _, err = _run(capsys, "run", "tiny", "--patients", "20", "--quiet",
+                        "--scheduler", "tcp://127.0.0.1:9")  # fmt: skip
+    assert code == 1
+    assert err.startswith("hemodel run: cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+    assert time.perf_counter() - start < 20
+
+
 def test_largest_seed_is_accepted_and_recorded_as_used(tmp_path, capsys):
     code, _, err = _run(capsys, *_quick(tmp_path / "out", "--seed", str(MAX_SEED)))
     assert code == 0, err
