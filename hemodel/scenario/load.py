@@ -1,4 +1,6 @@
-"""Loading scenario files: safe YAML with line numbers, ``extends:``, validation, hashing.
+"""Loading scenario files: ``extends:`` (a parent in the file's own folder or bundled),
+validation, hashing; each file is read by :mod:`hemodel.scenario.reader` (bounded, safe YAML
+with line numbers).
 
 Errors never surface as tracebacks: :class:`ScenarioError` carries one line per problem,
 each naming the file, line, dotted field path, the bad value and what is allowed.
@@ -6,6 +8,7 @@ each naming the file, line, dotted field path, the bad value and what is allowed
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import hashlib
@@ -16,14 +19,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import ValidationError
 
 from .bundled import bundled_names, bundled_path, default_scenario_path
 from .consistency import Finding, findings
 from .posterior import read_draws
-from .problems import Loc, Problem, ScenarioError, _dotted, fail, line_of, problem_from_error
+from .problems import (
+    Loc,
+    Problem,
+    ScenarioError,
+    _dotted,
+    fail,
+    line_of,
+    problem_from_error,
+    shorten,
+)
 from .quantities import parameters
+from .reader import NAME_PROBLEMS, file_problem
+from .reader import read_doc as _read
+from .reader import shown as _shown
 from .references import references, study_parameter_problems
 from .schema import Scenario
 from .variants import Doc, leftover_inherit, merge
@@ -44,131 +58,93 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------
-# YAML → plain data, with the line of every key
+# A file and the files it extends
 # --------------------------------------------------------------------------------------
-_SAFE_TAGS = {
-    "tag:yaml.org,2002:" + t
-    for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
-}
-
-
-def _to_data(node: yaml.Node, file: str, path: Loc, lines: dict, builder) -> Any:
-    line = node.start_mark.line + 1
-    if node.tag not in _SAFE_TAGS:
-        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        msg = f"YAML tag {tag!r} is not allowed: remove it (plain values only)"
-        raise fail(file, line, path, msg)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _to_data(key_node, file, path, lines, builder)
-            if not isinstance(key, str | int | float | bool) or key is None:
-                raise fail(file, key_node.start_mark.line + 1, path, "keys must be plain text")
-            key = str(key)
-            key_line = key_node.start_mark.line + 1
-            if key in out:
-                msg = f"{key!r} appears twice (first on line {lines[path + (key,)][1]})"
-                raise fail(file, key_line, path + (key,), msg + ": rename or remove one")
-            lines[path + (key,)] = (file, key_line)
-            out[key] = _to_data(value_node, file, path + (key,), lines, builder)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for i, item in enumerate(node.value):
-            lines[path + (i,)] = (file, item.start_mark.line + 1)
-            items.append(_to_data(item, file, path + (i,), lines, builder))
-        return items
-    value = builder.construct_object(node)
-    if node.tag.endswith(":timestamp"):
-        value = str(node.value)
-    return value
-
-
-_YAML_HINTS = (  # clue in PyYAML's message → what to do
-    ("'\\t'", "indent with spaces, not tabs"),
-    ("<block", "the indentation does not line up with the lines above"),
-    ("mapping values", "put text containing ': ' in quotes, or fix the indentation"),
-    ("flow", "a [ or { is not closed, or a comma is missing between items"),
-    ("quoted scalar", "a quote is not closed"),
-    ("", "check the indentation, brackets and quotes"),
-)
-
-
-def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
-    text = str(exc.problem or exc)
-    start, end = exc.context_mark, exc.problem_mark
-    if exc.context and start and end and start.line != end.line:
-        text += f" ({exc.context} started on line {start.line + 1})"
-    return f"malformed YAML: {text}; " + next(h for clue, h in _YAML_HINTS if clue in text)
-
-
-def _shown(path: Path) -> str:
-    """A file name as the user would type it: relative to the current folder when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _read(path: Path) -> Doc:
-    file = _shown(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise fail(file, None, (), "file not found") from None
-    except UnicodeDecodeError as exc:
-        line = exc.object.count(b"\n", 0, exc.start) + 1
-        bad = exc.object[exc.start : exc.start + 1].hex()
-        msg = f"not UTF-8 text (byte 0x{bad}): save the file with UTF-8 encoding"
-        raise fail(file, line, (), msg) from None
-    except OSError as exc:
-        raise fail(file, None, (), f"cannot read file: {exc}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise fail(file, line, (), _yaml_message(exc)) from None
-    except yaml.YAMLError as exc:
-        raise fail(file, None, (), f"malformed YAML: {exc}") from None
-    sections = "a mapping of sections (name: ..., currency: ..., strategies: ...)"
-    if node is None:
-        raise fail(file, None, (), f"file is empty: a scenario is {sections}")
-    if not isinstance(node, yaml.MappingNode):
-        kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
-        msg = f"the file holds {kind}, but a scenario must be {sections}"
-        raise fail(file, node.start_mark.line + 1, (), msg)
-    doc = Doc(None)
-    try:
-        doc.data = _to_data(node, file, (), doc.lines, yaml.SafeLoader(""))
-    except yaml.constructor.ConstructorError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise fail(file, line, (), f"invalid value: {exc.problem}") from None
-    return doc
+class _Unreadable(ScenarioError):
+    """A file that a scenario ``extends:`` (directly or through others) cannot be read; its
+    problems name the chain (``mine.yaml:1: extends: base.yaml:4: ...``)."""
 
 
 def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> Doc:
-    path = path.resolve()
-    doc = _read(path)
+    """The scenario file ``path`` merged onto the files it ``extends:`` (``chain``: the files
+    that extend it, to catch loops)."""
+    with contextlib.suppress(OSError, RuntimeError, ValueError):  # a loop: _read says so
+        path = path.resolve()
+    return _extend(path, _read(path), chain)
+
+
+def _extend(path: Path, doc: Doc, chain: tuple[Path, ...]) -> Doc:
     parent = doc.data.pop("extends", None)
     if parent is None:
         return doc
     where = doc.lines.get(("extends",), (_shown(path), None))
-    if not isinstance(parent, str) or not parent.strip():
-        raise fail(*where, ("extends",), "must name another scenario file, e.g. tiny.yaml")
-    parent_path = (path.parent / parent).resolve()
-    if not parent_path.is_file():
-        bundled = bundled_path(parent)
-        if bundled is None:
-            msg = f"{parent!r}: " + _not_found(path.parent / parent)
-            msg += f"; looked for {parent_path} (relative to the folder of the file that extends)"
-            raise fail(*where, ("extends",), msg)
-        parent_path = bundled.resolve()
+    parent_path = _parent_path(parent, path, where)
     if parent_path in chain + (path,):
         cycle = " -> ".join(p.name for p in chain + (path, parent_path))
         message = f"circular extends ({cycle}): a file cannot extend itself, even indirectly"
         raise fail(*where, ("extends",), message)
-    return merge(_load_raw(parent_path, chain + (path,)), doc)
+    try:
+        parent_doc = _read(parent_path)
+    except ScenarioError as exc:
+        raise _via(where, exc) from None
+    try:
+        base = _extend(parent_path, parent_doc, chain + (path,))
+    except _Unreadable as exc:  # a file further up the chain
+        raise _via(where, exc) from None
+    return merge(base, doc)
+
+
+def _via(where: tuple[str, int | None], exc: ScenarioError) -> _Unreadable:
+    """``exc``'s problems, each as a problem of the ``extends:`` line at ``where``."""
+    return _Unreadable([Problem(*where, "extends", str(p)) for p in exc.problems])
+
+
+#: Longest path shown in a message, in characters.
+_PATH_CHARS = 400
+
+
+def _parent_path(parent: Any, path: Path, where: tuple[str, int | None]) -> Path:
+    """The file that ``extends: parent`` in the (resolved) file ``path`` names: a file in
+    the folder of ``path`` (or below it), else a bundled scenario.
+
+    Refused: names that are not text, hold a NUL or are too long, symbolic link loops, and
+    files outside that folder that are not bundled scenarios (absolute paths, ``../``,
+    links leading out), whose contents must never be read or shown.
+    """
+    if not isinstance(parent, str) or not parent.strip():
+        raise fail(*where, ("extends",), "must name another scenario file, e.g. tiny.yaml")
+
+    def refuse(problem: str) -> ScenarioError:
+        return fail(*where, ("extends",), f"{shorten(parent)!r}: {problem}")
+
+    candidate = path.parent / parent
+    problem = file_problem(candidate)
+    if problem in NAME_PROBLEMS:  # a NUL, too long, a symbolic link loop
+        raise refuse(problem)
+    missing = problem is not None and problem.startswith("file not found")
+    bundled = bundled_path(parent) if problem is not None else None
+    if bundled is not None:
+        return bundled.resolve()
+    real = candidate.resolve()
+    if not any(real.is_relative_to(folder) for folder in (path.parent, _bundled_folder())):
+        raise refuse(
+            f"is outside the folder of {path.name}: a scenario may extend only files in its "
+            f"own folder (or below it) and the bundled scenarios ({', '.join(bundled_names())}"
+            "); copy the file into this folder"
+        )
+    if missing:
+        looked = shorten(real, _PATH_CHARS)
+        raise refuse(
+            f"{_not_found(candidate)}; looked for {looked} (relative to the folder of the file "
+            "that extends)"
+        )
+    if problem is not None:
+        raise refuse(problem)
+    return real
+
+
+def _bundled_folder() -> Path:
+    return default_scenario_path().parent.resolve()
 
 
 # --------------------------------------------------------------------------------------
@@ -228,12 +204,15 @@ def resolve_path(path: str | Path | None) -> Path:
     if path is None:
         return default_scenario_path()
     path = Path(path)
-    if path.is_file():
+    problem = file_problem(path)
+    if problem is None:
         return path
-    bundled = bundled_path(path)
+    bundled = bundled_path(path) if problem not in NAME_PROBLEMS else None
     if bundled is not None:
         return bundled
-    raise fail(_shown(path), None, (), _not_found(path))
+    file = shorten(_shown(path), _PATH_CHARS)
+    hints = problem.startswith(("file not found", "a folder"))
+    raise fail(file, None, (), _not_found(path) if hints else problem)
 
 
 @dataclass(frozen=True)
