@@ -18,7 +18,7 @@ one shared cohort effect, reported as the Monte Carlo standard error of each sam
 
 Execution: the work is split into tasks of (sample, patient chunk), run on any back-end of
 :mod:`hemodel.run.parallel`. A task returns exact per-strategy sums and sums of squares
-(:class:`~hemodel.run.parallel.Moments`), never per-patient rows, so memory stays flat as samples
+(:class:`~hemodel.run.sums.Moments`), never per-patient rows, so memory stays flat as samples
 grow, and a sample's means are correctly rounded: bit-identical for any back-end, number of
 workers, chunk size or completion order. (They can differ in the last bit from a pandas
 ``mean()`` of the same rows, which sums in a different order.) With a finite lab capacity
@@ -48,8 +48,9 @@ from ..model.cohort import draw_cohort
 from ..model.inputs import ModelInputs, build_inputs
 from ..model.outcomes import COST_CATEGORIES, budget_columns
 from ..run.checkpoint import Checkpoint
-from ..run.parallel import Executor, Moments
+from ..run.parallel import Executor
 from ..run.progress import progress_bar
+from ..run.sums import Moments
 from ..scenario.load import parameters, scenario_hash, with_values
 from ..scenario.schema import Scenario
 

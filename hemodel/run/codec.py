@@ -8,12 +8,12 @@ A file is one line of text, then a body::
 The header names what the file holds (``kind``), the run it belongs to (``run``, a hash of
 the checkpoint's identity), its ``key``, the dtype and length of each array and the
 ``content`` as JSON (numbers in JSON are Python's ``repr``, exact for every float,
-``NaN`` and ``Infinity`` included). Reading builds nothing but dicts, lists, strings,
-numbers, ``None`` and NumPy arrays of the numeric dtypes in :data:`DTYPES`
-(``np.frombuffer``): a file can be refused, never run. Every check failing raises
-:class:`Unreadable` with the reason.
+``NaN`` and ``Infinity`` included; bulk floats go in arrays, bit for bit). Reading builds
+nothing but dicts, lists, strings, numbers, ``None`` and NumPy arrays of the numeric
+dtypes in :data:`DTYPES` (``np.frombuffer``): a file can be refused, never run. Every
+check failing raises :class:`Unreadable` with the reason.
 
-Kinds: :data:`MOMENTS` (a PSA or points task: strategy → :class:`~.parallel.Moments`),
+Kinds: :data:`MOMENTS` (a PSA or points task: strategy → :class:`~.sums.Moments`),
 :data:`CHUNK` (a ``simulate()`` task: one frame and one event list per strategy) and
 :data:`FRAME` (a final table). A frame keeps its column order and dtypes exactly: numeric
 and bool columns as arrays, object columns as JSON scalars, categoricals as codes and
@@ -124,21 +124,43 @@ def _check(ok: bool) -> None:
 
 
 def _encode_moments(value: dict[str, Moments], arrays: list) -> dict:
-    return {s: {"count": m.count, "sums": m.sums, "squares": m.squares} for s, m in value.items()}
+    """Column names per strategy in JSON; per column the count, the number of sum parts and
+    of square parts (-1: none) in int64 arrays; the parts, in that order, in a float64 one."""
+    content, sizes, parts = {}, [], []
+    for strategy, m in value.items():
+        if m.sums.keys() != m.count.keys() or not m.squares.keys() <= m.count.keys():
+            raise TypeError("a checkpoint stores moments with sums of every counted column")
+        content[strategy] = list(m.count)
+        for col, n in m.count.items():
+            square = m.squares.get(col)
+            sizes.append((n, len(m.sums[col]), -1 if square is None else len(square)))
+            parts += [*m.sums[col], *(square or ())]
+    for a in np.array(sizes, dtype=np.int64).reshape(-1, 3).T:
+        _add(arrays, a)
+    _add(arrays, np.array(parts, dtype=np.float64))
+    return content
 
 
 def _decode_moments(content: dict, arrays: list) -> dict[str, Moments]:
-    out = {}
-    for strategy, m in content.items():
-        count, sums, squares = m["count"], m["sums"], m["squares"]
-        _check(all(type(n) is int and n >= 0 for n in count.values()))
-        for parts in (*sums.values(), *squares.values()):
-            _check(isinstance(parts, list) and all(type(x) is float for x in parts))
-        out[strategy] = Moments(
-            dict(count),
-            {c: tuple(x) for c, x in sums.items()},
-            {c: tuple(x) for c, x in squares.items()},
-        )
+    counts, n_sums, n_squares, floats = arrays
+    rows = sum(len(columns) for columns in content.values())
+    _check(len({len(counts), len(n_sums), len(n_squares), rows}) == 1)
+    _check({a.dtype.str for a in (counts, n_sums, n_squares)} == {"<i8"} and floats.dtype == float)
+    _check(min(counts.min(initial=0), n_sums.min(initial=0), n_squares.min(initial=0) + 1) >= 0)
+    _check(max(n_sums.max(initial=0), n_squares.max(initial=0)) <= len(floats))  # no overflow
+    _check(int(n_sums.sum() + n_squares.clip(0).sum()) == len(floats))
+    ends = np.cumsum(np.column_stack([n_sums, n_squares.clip(0)]).ravel()).tolist()
+    parts, sizes = floats.tolist(), zip(counts.tolist(), n_squares.tolist(), strict=True)
+    out, at, i = {}, 0, 0
+    for strategy, columns in content.items():
+        count, sums, squares = {}, {}, {}
+        for col, (n, q) in zip(columns, sizes, strict=False):  # sizes: all columns
+            _check(type(col) is str)
+            count[col], sums[col] = n, tuple(parts[at : ends[i]])
+            if q >= 0:
+                squares[col] = tuple(parts[ends[i] : ends[i + 1]])
+            at, i = ends[i + 1], i + 2
+        out[strategy] = Moments(count, sums, squares)
     return out
 
 

@@ -130,6 +130,8 @@ def test_what_cannot_be_stored_exactly_is_refused_when_writing():
         dumps(pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}), RUN, KEY)
     with pytest.raises(TypeError, match="object columns"):
         dumps(pd.DataFrame({"a": [[1, 2]]}), RUN, KEY)
+    with pytest.raises(TypeError, match="every counted column"):
+        dumps({"a": Moments({"cost": 1}, {}, {})}, RUN, KEY)
     with pytest.raises(TypeError, match="cannot store a set"):
         dumps({1, 2}, RUN, KEY)
 
@@ -270,24 +272,39 @@ def test_a_task_file_that_is_a_fifo_is_refused_without_waiting(finished):
         Checkpoint(finished, identity).load(["1-0"])
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"content": {"a": {"count": {"cost": "3"}, "sums": {}, "squares": {}}}},
-        {"content": {"a": {"count": {}, "sums": {"cost": [1]}, "squares": {}}}},
-        {"content": [[[[[]]]]] * 3},
-        {"arrays": [["|O", 1]]},
-        {"arrays": [["<f8", 10**12]]},
-        {"arrays": "x"},
-    ],
-)
-def test_crafted_content_with_a_valid_hash_is_refused(change):
-    data = dumps({"a": Moments({"cost": 1}, {"cost": (1.0,)}, {})}, RUN, KEY)
+def split(data: bytes) -> tuple[dict, bytes]:
+    """The header and the arrays' bytes of a file."""
     first, body = data.split(b"\n", 1)
     head_len = int(first.split()[-1])
-    header = {**json.loads(body[:head_len]), **change}
+    return json.loads(body[:head_len]), body[head_len:]
+
+
+@pytest.mark.parametrize(
+    ("header", "sizes"),
+    [
+        ({"content": {"a": ["cost", "qaly"]}}, None),  # more columns than sizes
+        ({"content": {"a": [7]}}, None),  # a column name that is not a string
+        ({"content": ["a"]}, None),
+        ({"content": {"a": "cost"}}, None),
+        ({"arrays": [["|O", 1], ["<i8", 1], ["<i8", 1], ["<f8", 2]]}, None),
+        ({"arrays": [["<f8", 1], ["<i8", 1], ["<i8", 1], ["<f8", 2]]}, None),
+        ({"arrays": [["<i8", 1], ["<i8", 1], ["<i8", 1], ["<f8", 10**12]]}, None),
+        ({"arrays": "x"}, None),
+        ({}, (-5, 1, 1)),  # a negative count
+        ({}, (2, -1, 3)),  # a negative number of parts
+        ({}, (2, 1, -2)),
+        ({}, (2, 3, -1)),  # more parts than stored
+        ({}, (2, 2**62, 2**62)),  # parts that would overflow
+    ],
+)
+def test_crafted_moments_with_a_valid_hash_are_refused(header, sizes):
+    data = dumps({"a": Moments({"cost": 2}, {"cost": (1.0,)}, {"cost": (1.5,)})}, RUN, KEY)
+    fields, arrays = split(data)
+    assert loads(rehash(fields, arrays), codec.MOMENTS, RUN, KEY)["a"].squares == {"cost": (1.5,)}
+    if sizes is not None:
+        arrays = np.array(sizes, dtype="<i8").tobytes() + arrays[24:]
     with pytest.raises(Unreadable, match="not what hemodel writes"):
-        loads(rehash(header, body[head_len:]), codec.MOMENTS, RUN, KEY)
+        loads(rehash({**fields, **header}, arrays), codec.MOMENTS, RUN, KEY)
 
 
 def test_deeply_nested_json_is_refused():
@@ -299,10 +316,7 @@ def test_deeply_nested_json_is_refused():
 
 def test_a_crafted_frame_is_refused():
     frame = pd.DataFrame({"flag": [True, False], "s": pd.Categorical(["a", "b"])})
-    data = dumps(frame, RUN, "f")
-    first, body = data.split(b"\n", 1)
-    head_len = int(first.split()[-1])
-    header, arrays = json.loads(body[:head_len]), body[head_len:]
+    header, arrays = split(dumps(frame, RUN, "f"))
     assert loads(rehash(header, arrays), codec.FRAME, RUN, "f").equals(frame)
     for bad in [b"\x02" + arrays[1:], arrays + b"\0"]:  # a bool of 2; bytes left over
         with pytest.raises(Unreadable, match="not what hemodel writes"):

@@ -22,8 +22,9 @@ import pytest
 
 from hemodel.analysis import psa
 from hemodel.run.checkpoint import Checkpoint, CheckpointMismatch
-from hemodel.run.parallel import Executor, Moments, exact_array_parts, exact_parts, resolve
+from hemodel.run.parallel import Executor, resolve
 from hemodel.run.simulation import simulate
+from hemodel.run.sums import Moments, exact_array_parts, exact_parts
 from hemodel.scenario.load import scenario_from_dict
 from tests.conftest import tiny_dict
 
