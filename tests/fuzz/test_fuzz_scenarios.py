@@ -18,7 +18,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 
-from .mutants import Mutant, alias_bomb, bases, mutants
+from .mutants import Mutant, alias_bomb, bases, mutant_number, mutants
 from .verdict import MESSAGE_CHARS, evaluate, message_problem
 
 #: Outcomes of the last profile run, printed at its end (``pytest -s`` shows them).
@@ -76,6 +76,13 @@ def test_fuzz_large_profile():
 @pytest.mark.parametrize("name", list(bases()))
 def test_every_base_scenario_is_accepted_and_runs(name):
     assert evaluate(bases()[name]).outcome == "accepted"
+
+
+def test_numbered_mutants_are_reproducible():
+    drawn = [mutant_number(1, i) for i in range(40)]
+    assert drawn == [mutant_number(1, i) for i in range(40)]
+    assert len({m.describe() for m in drawn}) >= 35  # and mostly different
+    assert {m.base for m in drawn} == set(bases())
 
 
 def test_a_check_over_its_time_is_a_hang():
