@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .parallel import Moments
+from .sums import Moments
 
 FORMAT = 2  # 1: pickle files (never read: they can run code)
 MOMENTS, CHUNK, FRAME = "moments", "chunk", "frame"

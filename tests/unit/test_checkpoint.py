@@ -19,8 +19,8 @@ from hemodel.analysis import psa
 from hemodel.run import codec
 from hemodel.run.checkpoint import Checkpoint, CheckpointMismatch, CheckpointUnreadable
 from hemodel.run.codec import Unreadable, dumps, loads
-from hemodel.run.parallel import Moments
 from hemodel.run.simulation import _Job, _simulate_chunk, simulate
+from hemodel.run.sums import Moments
 from hemodel.scenario.load import scenario_from_dict
 from tests.conftest import tiny_dict
 
