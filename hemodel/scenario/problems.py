@@ -7,6 +7,7 @@ bad value, what is allowed, a did-you-mean for misspelt keys and distribution na
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from . import schema
 from .distributions import PSADistribution
 from .quantities import TimeToEventSpec
 from .schema import Scenario
+from .text import SHOWN_CHARS as SHOWN_CHARS
+from .text import shorten as shorten
 
 Loc = tuple[Any, ...]
 
@@ -42,20 +45,6 @@ class ScenarioError(Exception):
         noun = "problem" if len(problems) == 1 else "problems"
         lines = [f"invalid scenario ({len(problems)} {noun}):"] + [f"  {p}" for p in problems]
         super().__init__("\n".join(lines))
-
-
-#: Longest value echoed in a message; longer ones are cut (a 1,000,000-character value must
-#: not become megabytes of stderr).
-SHOWN_CHARS = 80
-
-
-def shorten(text: object, limit: int = SHOWN_CHARS) -> str:
-    """``text`` as a string of at most ``limit`` characters: a longer one keeps its start and
-    says how much was cut (``'aaaa… (5,000 characters)'``)."""
-    text = str(text)
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 20]}… ({len(text):,} characters)"
 
 
 def fail(file: str, line: int | None, path: Loc, message: str) -> ScenarioError:
@@ -160,18 +149,65 @@ _PATTERNS = {
     schema._NAME: "names must start with a letter and use only letters, digits, _ and - "
     "(no spaces)",
 }
-_WORDING = (
-    ("Input should be", "must be"),
-    ("a valid integer, unable to parse string as an integer", "a whole number"),
-    ("a valid number, unable to parse string as a number", "a number"),
-    ("a valid boolean, unable to interpret input", "true or false"),
-    ("a valid list", "a list in square brackets, e.g. [1, 2]"),
-    ("a valid string", "text"),
-)
+_MAPPING = "must be a mapping of keys to values (key: value, one per line)"
+_NUMBER = "must be a number"
+_WHOLE = "must be a whole number"
+_PAIR = "must be a pair [low, high]"
+#: Pydantic error types whose wording does not depend on the error's details.
+_WORDING = {
+    "dict_type": _MAPPING,
+    "model_type": _MAPPING,
+    "model_attributes_type": _MAPPING,
+    "finite_number": "must be a finite number (not .inf or .nan, and not too large to represent)",
+    "float_type": _NUMBER,
+    "float_parsing": _NUMBER,
+    "int_type": _WHOLE,
+    "int_parsing": _WHOLE,
+    "int_from_float": _WHOLE,
+    "int_parsing_size": "must be a whole number of reasonable size",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list in square brackets, e.g. [1, 2]",
+    "tuple_type": _PAIR,
+    "set_type": "must be a list in square brackets, e.g. [1, 2]",
+}
+_COMPARE = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_SIZED = {"Tuple": "items", "List": "items", "Dictionary": "entries", "Value": "items"}
+
+
+def _translated(kind: str, ctx: dict, msg: str) -> str:
+    """Plain wording of a pydantic error of type ``kind``: never pydantic's own phrases."""
+    if kind in _WORDING:
+        return _WORDING[kind]
+    for key, sign in _COMPARE.items():
+        if key in ctx and kind.startswith(("greater", "less")):
+            return f"must be {sign} {ctx[key]}"
+    if kind in ("too_short", "too_long"):
+        things = _SIZED.get(ctx.get("field_type"), "items")
+        got = f" (got {ctx.get('actual_length')})" if "actual_length" in ctx else ""
+        if ctx.get("field_type") == "Tuple":
+            return f"{_PAIR}: two numbers{got}"
+        if kind == "too_short":
+            return f"needs at least {ctx.get('min_length')} {things}{got}"
+        return f"takes at most {ctx.get('max_length')} {things}{got}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "literal_error":
+        return f"must be one of: {shorten(ctx.get('expected', ''), 300)}"
+    if kind in ("value_error", "assertion_error"):
+        return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return "is not an allowed value here"
+
+
 _MISSING = {
     "per": ": add the billing period, e.g. per: month (or day, week, year, '28 days')",
     "unit": ": add unit: days, weeks, months or years",
 }
+#: A check of the whole scenario names its field: ``"at utilities.progressed: ..."``.
+_AT = re.compile(r"^at ([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)+): (.*)$", re.DOTALL)
 _PSA_HINTS = (  # clue in the parameter's allowed range → distribution to suggest
     ("probability", "use dist: beta, e.g. {dist: beta, mean: 0.9, sd: 0.05}"),
     ("utility <=", "use dist: beta (values between 0 and 1)"),
@@ -183,7 +219,10 @@ _PSA_HINTS = (  # clue in the parameter's allowed range → distribution to sugg
 def _message(err: dict, path: Loc, value: Any) -> tuple[Loc, str]:
     """A health economist's wording of a pydantic error, and the data path it belongs to."""
     kind, ctx, loc = err["type"], err.get("ctx") or {}, tuple(err["loc"])
-    msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = _translated(kind, ctx, err["msg"])
+    located = _AT.match(msg) if kind == "value_error" else None
+    if located:  # a check of the whole scenario names the field it is about
+        return tuple(located.group(1).split(".")), located.group(2)
     if kind == "missing":
         return path + (loc[-1],), "is required but missing" + _MISSING.get(loc[-1], "")
     if kind.startswith("union_tag"):
@@ -191,20 +230,18 @@ def _message(err: dict, path: Loc, value: Any) -> tuple[Loc, str]:
         allowed = ", ".join(_TAGS.get(key, []))
         if kind == "union_tag_not_found":
             return path, f"needs '{key}:' naming a distribution, one of: {allowed}"
-        guess = difflib.get_close_matches(str(ctx["tag"]), _TAGS.get(key, []), n=1)
+        tag = shorten(repr(str(ctx["tag"])))
+        guess = difflib.get_close_matches(str(ctx["tag"])[:100], _TAGS.get(key, []), n=1)
         hint = f"; did you mean {guess[0]!r}?" if guess else ""
-        return path + (key,), f"unknown distribution {ctx['tag']!r}{hint} (allowed: {allowed})"
+        return path + (key,), f"unknown distribution {tag}{hint} (allowed: {allowed})"
     if kind == "string_pattern_mismatch":
         rule = _PATTERNS.get(ctx.get("pattern"), f"must match the pattern {ctx.get('pattern')}")
-        return path, f"name {loc[-2]!r} is not allowed: {rule}" if loc[-1] == "[key]" else rule
-    if kind in ("dict_type", "model_type"):
-        return path, "must be a mapping of keys to values (key: value, one per line)"
+        name = shorten(repr(loc[-2])) if len(loc) > 1 else ""
+        return path, f"name {name} is not allowed: {rule}" if loc[-1] == "[key]" else rule
     if isinstance(value, dict) and msg.startswith(("psa ", "range ")):
         path += (msg.split()[0],)
         if msg.startswith("psa "):
             msg += "; " + next(h for clue, h in _PSA_HINTS if clue in msg.split("must be")[-1])
-    for old, new in _WORDING:
-        msg = msg.replace(old, new)
     return path, msg
 
 
@@ -216,10 +253,10 @@ def problem_from_error(err: dict, data: Any, lines: dict, file: str) -> Problem:
         key = loc[-1]
         model = _model_at(path[:-1] if path and path[-1] == key else path, data)
         allowed = _keys_of(model) if model else []
-        guess = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        guess = difflib.get_close_matches(str(key)[:100], allowed, n=1, cutoff=0.6)
         hint = f"; did you mean {guess[0]!r}?" if guess else ""
         listing = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
-        msg = f"unknown key {key!r}{hint}{listing}"
+        msg = f"unknown key {shorten(repr(key))}{hint}{listing}"
     else:
         path, msg = _message(err, path, value)
     line_loc = path
@@ -233,5 +270,5 @@ def problem_from_error(err: dict, data: Any, lines: dict, file: str) -> Problem:
     elif value is None:
         got = " (the value is empty)"
     else:
-        got = f" (got {value!r})" if repr(value) not in msg else ""
-    return Problem(where_file, line, _dotted(path), f"{msg}{got}")
+        got = f" (got {shorten(repr(value))})" if repr(value) not in msg else ""
+    return Problem(where_file, line, shorten(_dotted(path), 200), shorten(f"{msg}{got}", 800))
