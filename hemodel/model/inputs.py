@@ -14,6 +14,7 @@ import numpy as np
 from scipy import special
 
 from ..scenario.hazards import TimeToEvent
+from ..scenario.quantities import UTILITY_FLOOR
 from ..scenario.schema import Delay, Scenario, Strategy
 from ..scenario.units import DAYS_PER_YEAR, to_days
 
@@ -164,6 +165,18 @@ def _assay(s: Scenario, name: str) -> AssayPlan:
     )
 
 
+def _utility_floor(s: Scenario) -> float:
+    """Lowest utility a state may have: 0, or the EQ-5D floor with allow_negative_utilities."""
+    return UTILITY_FLOOR if s.allow_negative_utilities else 0.0
+
+
+def _decrement(s: Scenario, decrement: float) -> float:
+    """``decrement``, raised where needed so that progression-free utility plus it stays at
+    or above the floor (a PSA sample may draw a low utility and a large decrement together;
+    fixed values are checked when the scenario is loaded)."""
+    return max(decrement, _utility_floor(s) - s.utilities.progression_free.value)
+
+
 def _plan(s: Scenario, name: str, st: Strategy) -> StrategyPlan:
     visit = (st.visit_every or s.schedule.visit_every).days()
     imaging = (st.imaging_every or s.schedule.imaging_every).days()
@@ -174,7 +187,7 @@ def _plan(s: Scenario, name: str, st: Strategy) -> StrategyPlan:
             therapy=st.switch.to,
             cost_per_day=th.cost.per_day(),
             hazard_ratio=th.hazard_ratio.value,
-            utility_decrement=th.utility_decrement.value,
+            utility_decrement=_decrement(s, th.utility_decrement.value),
             continue_cdk46=th.continue_cdk46,
             acts_on_all=th.acts_on == "all_progression",
             effect_duration=th.effect_duration.days() if th.effect_duration else math.inf,
@@ -251,7 +264,7 @@ def build_inputs(s: Scenario) -> ModelInputs:
         qaly_rate=continuous_rate_per_day(s.discount_rates.qalys.value),
         u_progression_free=s.utilities.progression_free.value,
         u_progressed=s.utilities.progressed.value,
-        molecular_decrement=s.utilities.molecular_progression_decrement.value,
+        molecular_decrement=_decrement(s, s.utilities.molecular_progression_decrement.value),
         targeted_2l_hr=t2l.hazard_ratio.value if t2l else 1.0,
         prices=prices,
         natural_history=laws,

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .distributions import FixedDist
-from .quantities import Param
+from .quantities import UTILITY_FLOOR, Param
 
-__all__ = ["Finding", "findings", "param_findings"]
+__all__ = ["Finding", "findings", "param_findings", "utility_floor_error"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,45 @@ def param_findings(path: tuple[str, ...], p: Param) -> list[Finding]:
 def findings(params: dict[str, Param]) -> list[Finding]:
     """Every finding for the parameters ``params`` (as returned by ``parameters(scenario)``)."""
     return [f for dotted, p in params.items() for f in param_findings(tuple(dotted.split(".")), p)]
+
+
+def _lowest(p: Param) -> float:
+    """The lowest value a utility or decrement takes: its value, one-way range or PSA."""
+    fixed = p.psa is None or isinstance(p.psa, FixedDist)
+    return min((p.value, *(p.range or ()), *(() if fixed else p.psa.support()[:1])))
+
+
+def utility_floor_error(scenario) -> str | None:
+    """Why ``scenario``'s utilities could make QALYs negative (``"at <field>: ..."``), or None.
+
+    Without ``allow_negative_utilities`` every utility (value, range, PSA distribution) is
+    >= 0, and progression-free utility plus each decrement is >= 0 for values without a PSA
+    distribution (a PSA sample below the floor is raised to it in :mod:`hemodel.model.inputs`);
+    with it the floor is the UK EQ-5D-3L tariff's lowest value.
+    """
+    floor = UTILITY_FLOOR if scenario.allow_negative_utilities else 0.0
+    why = (
+        f"the lowest allowed is {UTILITY_FLOOR}"
+        if scenario.allow_negative_utilities
+        else "QALYs would be negative; for states worse than death set "
+        "allow_negative_utilities: true"
+    )
+    u = scenario.utilities
+    for name in ("progression_free", "progressed"):
+        low = _lowest(getattr(u, name))
+        if low < floor:
+            return f"at utilities.{name}: {low:g} is below {floor:g}: {why}"
+    decrements = {"utilities.molecular_progression_decrement": u.molecular_progression_decrement}
+    for name, therapy in scenario.switch_therapies.items():
+        decrements[f"switch_therapies.{name}.utility_decrement"] = therapy.utility_decrement
+    pf = u.progression_free
+    for path, d in decrements.items():
+        if pf.psa is not None or d.psa is not None:
+            continue  # a PSA sample is drawn anew: the model floors it
+        worst = min(pf.value + _lowest(d), _lowest(pf) + d.value)
+        if worst < floor:
+            return (
+                f"at {path}: utilities.progression_free plus this decrement gives {worst:g}, "
+                f"below {floor:g}: {why}"
+            )
+    return None

@@ -23,8 +23,20 @@ Z975 = 1.959963984540054
 # --------------------------------------------------------------------------------------
 # Parameter (PSA) distributions
 # --------------------------------------------------------------------------------------
+#: Largest shape, concentration or count-like parameter of a PSA distribution (alpha, beta,
+#: gamma shape): beyond it the distribution is a point in practice.
+MAX_SHAPE = 1e7
+#: Largest log-scale standard deviation of a log-normal PSA distribution.
+MAX_SDLOG = 10.0
+#: Largest magnitude of a log-normal's ``meanlog`` (``exp`` overflows beyond about 709).
+MAX_MEANLOG = 700.0
+
+
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A PSA distribution; every number in it is finite (a parameter's own bounds are checked
+    against the distribution's support, centre and sd in :mod:`hemodel.scenario.quantities`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def frozen(self):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -82,8 +94,8 @@ class BetaDist(_Dist):
     """Beta distribution, from ``alpha``/``beta`` or from ``mean``/``sd`` (method of moments)."""
 
     dist: Literal["beta"]
-    alpha: float | None = Field(default=None, gt=0)
-    beta: float | None = Field(default=None, gt=0)
+    alpha: float | None = Field(default=None, gt=0, le=MAX_SHAPE)
+    beta: float | None = Field(default=None, gt=0, le=MAX_SHAPE)
     mean_: float | None = Field(default=None, alias="mean", gt=0, lt=1)
     sd: float | None = Field(default=None, gt=0)
 
@@ -135,7 +147,7 @@ class GammaDist(_Dist):
     """Gamma distribution, from ``shape``/``scale`` or from ``mean``/``sd``."""
 
     dist: Literal["gamma"]
-    shape: float | None = Field(default=None, gt=0)
+    shape: float | None = Field(default=None, gt=0, le=MAX_SHAPE)
     scale: float | None = Field(default=None, gt=0)
     mean_: float | None = Field(default=None, alias="mean", gt=0)
     sd: float | None = Field(default=None, gt=0)
@@ -178,8 +190,8 @@ class LogNormalDist(_Dist):
     """
 
     dist: Literal["lognormal"]
-    meanlog: float | None = None
-    sdlog: float | None = Field(default=None, gt=0)
+    meanlog: float | None = Field(default=None, ge=-MAX_MEANLOG, le=MAX_MEANLOG)
+    sdlog: float | None = Field(default=None, gt=0, le=MAX_SDLOG)
     median: float | None = Field(default=None, gt=0)
     ci: tuple[float, float] | None = None
 
@@ -189,6 +201,8 @@ class LogNormalDist(_Dist):
             lo, hi = self.ci
             if not 0 < lo < hi:
                 raise ValueError(f"ci must be [low, high] with 0 < low < high, got {list(self.ci)}")
+            if math.log(hi) - math.log(lo) > 2 * Z975 * MAX_SDLOG:
+                raise ValueError(f"ci {list(self.ci)} is too wide (sdlog above {MAX_SDLOG:g})")
             if self.sdlog is not None or self.meanlog is not None:
                 raise ValueError("with ci, give at most the median (not meanlog or sdlog)")
         elif self.sdlog is None or (self.meanlog is None) == (self.median is None):
@@ -219,7 +233,10 @@ class LogNormalDist(_Dist):
 
     def std(self) -> float:
         mu, sigma = self.log_params()
-        return math.sqrt(math.expm1(sigma**2)) * math.exp(mu + sigma**2 / 2)
+        try:
+            return math.sqrt(math.expm1(sigma**2)) * math.exp(mu + sigma**2 / 2)
+        except OverflowError:
+            return math.inf
 
     def scaled(self, factor: float) -> LogNormalDist:
         mu, sigma = self.log_params()

@@ -4,7 +4,8 @@ Every numeric input is a :class:`Param`: a base ``value`` plus optional ``psa`` 
 deterministic-sensitivity ``range`` and ``source``. In YAML a bare number is shorthand for
 ``{value: number}``, and a duration may be written ``"8 weeks"`` for ``{value: 8, unit: weeks}``.
 Time-to-event specifications (``distribution: weibull`` with a median and shape, …) and
-random delays (lab turnaround) are built from such parameters.
+random delays (lab turnaround) are built from such parameters. Each kind of parameter has
+physically sensible bounds, stated in its ``allowed`` text (shown by ``hemodel docs``).
 """
 
 from __future__ import annotations
@@ -13,16 +14,21 @@ import math
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import distributions as dist
 from . import hazards
 from .distributions import PSADistribution
-from .units import TIME_UNITS, period_days, to_days
+from .text import shorten
+from .units import DAYS_PER_UNIT, DAYS_PER_YEAR, TIME_UNITS, period_days, to_days
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    """A scenario section: unknown keys are errors and every number is finite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------
@@ -30,17 +36,32 @@ class Strict(BaseModel):
 # --------------------------------------------------------------------------------------
 _NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*([a-zA-Z]+)\s*$")
 
+#: Longest time a scenario may span (days): a horizon, a follow-up, an interval. Monitoring
+#: daily for 100 years, the slowest engine runs 20 patients in about 30 s.
+MAX_DAYS = 100 * DAYS_PER_YEAR
+#: Largest cost of one item or billing period (currency): room for KRW or IDR, not for 1e300.
+MAX_COST = 1e9
+#: Longest lab turnaround or transport time (days).
+MAX_DELAY_DAYS = DAYS_PER_YEAR
+
 
 class Param(Strict):
     """A numeric scenario input with optional uncertainty.
 
     ``psa``: distribution sampled in probabilistic sensitivity analysis.
     ``range``: ``[low, high]`` for one-way (deterministic) sensitivity analysis.
+
+    Every value is finite and lies in ``[lower, upper]`` (``lower`` excluded when
+    ``lower_open``), as do the ``range`` and the centre of the ``psa`` distribution. The
+    distribution itself may reach only into ``natural`` (what the quantity can be at all, e.g.
+    [0, inf) for a cost): an unbounded tail beyond a sanity limit such as the largest cost is
+    allowed, and PSA draws are clipped to ``[lower, upper]``.
     """
 
     lower: ClassVar[float] = -math.inf
     upper: ClassVar[float] = math.inf
     lower_open: ClassVar[bool] = False
+    natural: ClassVar[tuple[float, float] | None] = None  # None: [lower, upper]
     allowed: ClassVar[str] = "a number"
 
     value: float
@@ -64,13 +85,18 @@ class Param(Strict):
 
     @classmethod
     def _from_text(cls, text: str):
-        raise ValueError(f"must be {cls.allowed}, got text {text!r}")
+        raise ValueError(f"must be {cls.allowed}, got text {shorten(repr(text))}")
+
+    def bounds(self) -> tuple[float, float]:
+        """``(lower, upper)`` in the parameter's own unit."""
+        return self.lower, self.upper
 
     def _in_bounds(self, x: float) -> bool:
-        if math.isnan(x):
+        lo, hi = self.bounds()
+        if not math.isfinite(x):
             return False
-        above = x > self.lower if self.lower_open else x >= self.lower
-        return above and x <= self.upper
+        above = x > lo if self.lower_open else x >= lo
+        return above and x <= hi
 
     @model_validator(mode="after")
     def _check_bounds(self):
@@ -84,77 +110,99 @@ class Param(Strict):
                     f"each {self.allowed}"
                 )
         if self.psa is not None and not isinstance(self.psa, dist.FixedDist):
-            lo, hi = self.psa.support()
-            if not (self._in_bounds(lo) or lo == self.lower) or not (
-                self._in_bounds(hi) or hi == self.upper
-            ):
-                raise ValueError(
-                    f"psa distribution '{self.psa.dist}' can produce values in [{lo:g}, {hi:g}], "
-                    f"but this parameter must be {self.allowed}"
-                )
+            self._check_psa(self.psa)
         return self
 
+    def _check_psa(self, psa) -> None:
+        lo, hi = psa.support()
+        low, high = self.bounds()
+        ends = self.natural or (low, high)
+        # each end allowed, or where the quantity ends at all (a tail, clipped when drawn)
+        if not all(self._in_bounds(x) or x in (low, high, *ends) for x in (lo, hi)):
+            raise ValueError(
+                f"psa distribution '{psa.dist}' can produce values in [{lo:g}, {hi:g}], "
+                f"but this parameter must be {self.allowed}"
+            )
+        centre = psa.centre()
+        if not self._in_bounds(centre):
+            raise ValueError(
+                f"psa distribution '{psa.dist}' has its centre at {centre:g}, but this "
+                f"parameter must be {self.allowed}"
+            )
+
     def draw(self, u):
-        """PSA values at uniforms ``u`` (a float or an array; the base value when there is no
-        distribution)."""
+        """PSA values at uniforms ``u`` (float or array), clipped to the parameter's bounds;
+        the base value without a distribution."""
         if self.psa is None or isinstance(self.psa, dist.FixedDist):
             return self.value
-        return self.psa.ppf(u)
+        lo, hi = self.bounds()
+        if self.lower_open:
+            lo = np.nextafter(lo, math.inf)
+        return np.clip(self.psa.ppf(u), lo, hi)
 
     def low_high(self) -> tuple[float, float] | None:
-        """DSA range: explicit ``range`` or the PSA distribution's 2.5/97.5 percentiles."""
+        """DSA range: ``range``, else the PSA's 2.5/97.5 percentiles within the bounds."""
         if self.range is not None:
             return self.range
         if self.psa is not None and not isinstance(self.psa, dist.FixedDist):
-            return self.psa.interval(0.95)
+            lo, hi = self.psa.interval(0.95)
+            return tuple(float(np.clip(x, *self.bounds())) for x in (lo, hi))
         return None
 
 
-class Real(Param):
-    pass
+def _bounded(name: str, lower: float, upper: float, allowed: str, **extra) -> type[Param]:
+    """A :class:`Param` subclass with these bounds (``extra``: other class attributes)."""
+    attrs = {"lower": lower, "upper": upper, "allowed": allowed, "__doc__": allowed, **extra}
+    notes = {k: ClassVar for k in attrs if k != "__doc__"}
+    return type(name, (Param,), {"__module__": __name__, "__annotations__": notes, **attrs})
 
 
-class NonNegative(Param):
-    lower: ClassVar[float] = 0.0
-    allowed: ClassVar[str] = "a number >= 0"
-
-
-class Positive(Param):
-    lower: ClassVar[float] = 0.0
-    lower_open: ClassVar[bool] = True
-    allowed: ClassVar[str] = "a number > 0"
-
-
-class Probability(Param):
-    lower: ClassVar[float] = 0.0
-    upper: ClassVar[float] = 1.0
-    allowed: ClassVar[str] = "a probability between 0 and 1"
-
-
-class Utility(Param):
-    upper: ClassVar[float] = 1.0
-    allowed: ClassVar[str] = "a utility <= 1 (1 = full health, 0 = dead)"
-
-
-class Decrement(Param):
-    lower: ClassVar[float] = -1.0
-    upper: ClassVar[float] = 0.0
-    allowed: ClassVar[str] = "a utility decrement between -1 and 0"
-
-
-class DiscountRate(Param):
-    lower: ClassVar[float] = 0.0
-    upper: ClassVar[float] = 1.0
-    lower_open: ClassVar[bool] = False
-    allowed: ClassVar[str] = "an annual rate between 0 and 1 (0.03 = 3% a year)"
+_UNBOUNDED = (0.0, math.inf)
+Probability = _bounded("Probability", 0.0, 1.0, "a probability between 0 and 1")
+#: The lowest EQ-5D utility of the UK (3L) tariff: the floor of negative utilities.
+UTILITY_FLOOR = -0.594
+Utility = _bounded("Utility", UTILITY_FLOOR, 1.0, "a utility <= 1 (1 = full health, 0 = dead) "
+                   f"and >= 0; down to {UTILITY_FLOOR} (worse than death) only with "
+                   "allow_negative_utilities: true")  # fmt: skip
+Decrement = _bounded("Decrement", -1.0, 0.0, "a utility decrement between -1 and 0, with "
+                     "utility + decrement >= 0 (see allow_negative_utilities)")  # fmt: skip
+DiscountRate = _bounded("DiscountRate", 0.0, 0.2, "an annual rate from 0 to 0.2 (0.03 = 3% a "
+                        "year)", natural=_UNBOUNDED)  # fmt: skip
+Cost = _bounded("Cost", 0.0, MAX_COST, "a number >= 0 and <= 1e9 (currency units)",
+                natural=_UNBOUNDED)  # fmt: skip
+HazardRatio = _bounded("HazardRatio", 0.0, 100.0, "a hazard ratio > 0 and <= 100",
+                       lower_open=True, natural=_UNBOUNDED)  # fmt: skip
+Shape = _bounded("Shape", 0.01, 100.0, "a shape >= 0.01 and <= 100", natural=_UNBOUNDED)
+LogSD = _bounded("LogSD", 0.0, 10.0, "a log-scale standard deviation >= 0 and <= 10",
+                 natural=_UNBOUNDED)  # fmt: skip
+PositiveLogSD = _bounded("PositiveLogSD", 0.0, 10.0, "a log-scale standard deviation > 0 and "
+                         "<= 10", lower_open=True, natural=_UNBOUNDED)  # fmt: skip
+RatePerYear = _bounded("RatePerYear", 0.0, 1000.0, "a rate per year >= 0 and <= 1000",
+                       natural=_UNBOUNDED)  # fmt: skip
+GompertzGamma = _bounded("GompertzGamma", -10.0, 10.0, "a Gompertz shape per year from -10 "
+                         "to 10")  # fmt: skip
+Percent = _bounded("Percent", 0.0, 100.0, "a percentage > 0 and <= 100", lower_open=True,
+                   natural=_UNBOUNDED)  # fmt: skip
+Fold = _bounded("Fold", 1.0, 1e4, "a factor >= 1 and <= 10000", natural=_UNBOUNDED)
+AgeYears = _bounded("AgeYears", 0.0, 119.0, "an age in years >= 0 and <= 119",
+                    natural=_UNBOUNDED)  # fmt: skip
+AgeSpread = _bounded("AgeSpread", 0.0, 100.0, "a standard deviation in years >= 0 and <= 100",
+                     natural=_UNBOUNDED)  # fmt: skip
+DelayTime = _bounded("DelayTime", 0.0, MAX_DAYS, "a time >= 0 in the delay's unit, at most 1 "
+                     "year", natural=_UNBOUNDED)  # fmt: skip
+DelayScale = _bounded("DelayScale", 0.0, MAX_DAYS, "a time > 0 in the delay's unit, at most 1 "
+                      "year", lower_open=True, natural=_UNBOUNDED)  # fmt: skip
 
 
 class Duration(Param):
-    """A length of time with an explicit unit; ``"8 weeks"`` is shorthand."""
+    """A length of time with an explicit unit; ``"8 weeks"`` is shorthand. ``lower`` and
+    ``upper`` are in days."""
 
     lower: ClassVar[float] = 0.0
+    upper: ClassVar[float] = MAX_DAYS
     lower_open: ClassVar[bool] = True
-    allowed: ClassVar[str] = "a duration > 0"
+    natural: ClassVar[tuple[float, float] | None] = _UNBOUNDED
+    allowed: ClassVar[str] = "a duration > 0 and at most 100 years"
 
     unit: Literal["days", "weeks", "months", "years"]
 
@@ -176,36 +224,59 @@ class Duration(Param):
         unit = match.group(2).lower() if match else ""
         if not match or unit.rstrip("s") + "s" not in TIME_UNITS:
             raise ValueError(
-                f"{text!r} is not a duration: write a number and a unit, e.g. '8 weeks' "
-                f"(units: {', '.join(TIME_UNITS)})"
+                f"{shorten(repr(text))} is not a duration: write a number and a unit, e.g. "
+                f"'8 weeks' (units: {', '.join(TIME_UNITS)})"
             )
         return {"value": float(match.group(1)), "unit": unit.rstrip("s") + "s"}
 
+    def bounds(self) -> tuple[float, float]:
+        per = DAYS_PER_UNIT[self.unit]
+        return self.lower / per, self.upper / per
+
     def days(self, value: float | None = None) -> float:
         return to_days(self.value if value is None else value, self.unit)
+
+
+class Interval(Duration):
+    """How often something recurs (visits, scans, tests): at least a day."""
+
+    lower: ClassVar[float] = 1.0
+    lower_open: ClassVar[bool] = False
+    allowed: ClassVar[str] = "a duration > 0: from 1 day to 100 years"
+
+
+class Median(Duration):
+    """The median of a time to event, or a doubling time (100 times the longest horizon)."""
+
+    lower: ClassVar[float] = 0.01
+    upper: ClassVar[float] = 10 * MAX_DAYS
+    lower_open: ClassVar[bool] = False
+    allowed: ClassVar[str] = "a duration > 0: from 0.01 days to 1000 years"
 
 
 class TimeOffset(Duration):
     """A duration that may be zero (a start time, a delay)."""
 
     lower_open: ClassVar[bool] = False
-    allowed: ClassVar[str] = "a duration >= 0"
+    allowed: ClassVar[str] = "a duration >= 0 and at most 100 years"
 
 
 class CostRate(Param):
     """A cost accruing over time: ``value`` currency units per ``per`` (e.g. ``28 days``)."""
 
     lower: ClassVar[float] = 0.0
-    allowed: ClassVar[str] = "a cost >= 0"
+    upper: ClassVar[float] = MAX_COST
+    natural: ClassVar[tuple[float, float] | None] = _UNBOUNDED
+    allowed: ClassVar[str] = "a cost >= 0 and <= 1e9 per period"
 
-    per: str
+    per: str = Field(description="billing period from 1 day to 100 years, e.g. month, 28 days")
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data):
         if isinstance(data, int | float | str) and not isinstance(data, bool):
             raise ValueError(
-                f"a cost rate needs its period: write {{value: {data}, per: 28 days}} "
+                f"a cost rate needs its period: write {{value: {shorten(data)}, per: 28 days}} "
                 "(per: day, week, month, year or e.g. '28 days')"
             )
         return data
@@ -240,7 +311,7 @@ class NeverSpec(_TTE):
 
 class ExponentialSpec(_TTE):
     distribution: Literal["exponential"]
-    median: Duration
+    median: Median
 
     def law(self):
         return hazards.Exponential(math.log(2) / self.median.days())
@@ -250,8 +321,8 @@ class WeibullSpec(_TTE):
     """Weibull by its median and shape (shape > 1: hazard rising with time)."""
 
     distribution: Literal["weibull"]
-    median: Duration
-    shape: Positive
+    median: Median
+    shape: Shape
 
     def law(self):
         k = self.shape.value
@@ -260,8 +331,8 @@ class WeibullSpec(_TTE):
 
 class LogLogisticSpec(_TTE):
     distribution: Literal["loglogistic"]
-    median: Duration
-    shape: Positive
+    median: Median
+    shape: Shape
 
     def law(self):
         return hazards.LogLogistic(self.shape.value, self.median.days())
@@ -269,8 +340,8 @@ class LogLogisticSpec(_TTE):
 
 class LogNormalSpec(_TTE):
     distribution: Literal["lognormal"]
-    median: Duration
-    sdlog: Positive
+    median: Median
+    sdlog: PositiveLogSD
 
     def law(self):
         return hazards.LogNormal(self.median.days(), self.sdlog.value)
@@ -280,15 +351,26 @@ class GompertzSpec(_TTE):
     """Gompertz by its median and shape ``gamma`` (per year; > 0: hazard rising)."""
 
     distribution: Literal["gompertz"]
-    median: Duration
-    gamma_per_year: Real
+    median: Median
+    gamma_per_year: GompertzGamma
+
+    @model_validator(mode="after")
+    def _check(self):
+        self.law()
+        return self
 
     def law(self):
-        g = self.gamma_per_year.value / 365.25
+        g = self.gamma_per_year.value / DAYS_PER_YEAR
         m = self.median.days()
-        b = math.log(2) / m if g == 0 else g * math.log(2) / math.expm1(g * m)
-        if b <= 0:
-            raise ValueError("gompertz median and gamma give a non-positive hazard")
+        try:
+            b = math.log(2) / m if g == 0 else g * math.log(2) / math.expm1(g * m)
+        except OverflowError:
+            b = 0.0
+        if not 0 < b < math.inf:
+            raise ValueError(
+                "this median and gamma_per_year give no usable hazard (gamma_per_year x median "
+                "in years must stay below about 700)"
+            )
         return hazards.Gompertz(b, g)
 
 
@@ -297,8 +379,8 @@ class PiecewiseSpec(_TTE):
 
     distribution: Literal["piecewise_exponential"]
     unit: Literal["days", "weeks", "months", "years"]
-    starts: list[float] = Field(min_length=1)
-    rates_per_year: list[NonNegative] = Field(min_length=1)
+    starts: list[float] = Field(min_length=1, description="in unit, at most 100 years")
+    rates_per_year: list[RatePerYear] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check(self):
@@ -308,6 +390,10 @@ class PiecewiseSpec(_TTE):
             b <= a for a, b in zip(self.starts, self.starts[1:], strict=False)
         ):
             raise ValueError("starts must begin at 0 and increase")
+        if to_days(self.starts[-1], self.unit) > MAX_DAYS:
+            raise ValueError(
+                f"starts must not exceed 100 years (got {self.starts[-1]:g} {self.unit})"
+            )
         return self
 
     def law(self):
@@ -339,11 +425,11 @@ class Delay(Strict):
 
     distribution: Literal["fixed", "uniform", "gamma"]
     unit: Literal["days", "weeks", "months", "years"]
-    value: NonNegative | None = None
-    low: NonNegative | None = None
-    high: NonNegative | None = None
-    mean: Positive | None = None
-    sd: Positive | None = None
+    value: DelayTime | None = None
+    low: DelayTime | None = None
+    high: DelayTime | None = None
+    mean: DelayScale | None = None
+    sd: DelayScale | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -367,6 +453,12 @@ class Delay(Strict):
             )
         if self.distribution == "uniform" and self.low.value > self.high.value:
             raise ValueError("low must not exceed high")
+        for name in given:
+            p = getattr(self, name)
+            uncertain = p.psa is not None and p.psa.dist != "fixed"
+            top = max(p.value, *(p.range or ()), p.psa.centre() if uncertain else 0.0)
+            if to_days(top, self.unit) > MAX_DELAY_DAYS:
+                raise ValueError(f"{name} must be at most 1 year (got {top:g} {self.unit})")
         return self
 
     def mean_days(self) -> float:

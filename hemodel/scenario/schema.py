@@ -13,22 +13,33 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from .consistency import utility_floor_error
 from .quantities import (
+    UTILITY_FLOOR,
     ZERO_DELAY,
+    AgeSpread,
+    AgeYears,
+    Cost,
     CostRate,
     Decrement,
     Delay,
     DiscountRate,
     Duration,
-    NonNegative,
-    Positive,
+    Fold,
+    HazardRatio,
+    Interval,
+    LogSD,
+    Median,
+    Percent,
     Probability,
+    RatePerYear,
     Strict,
     TimeOffset,
     TimeToEventSpec,
     Utility,
 )
-from .studies import Study, StudyName
+from .studies import Population, Study, StudyName
+from .text import shorten
 from .trials import TrialName, TrialSpec
 
 
@@ -45,8 +56,8 @@ class DiscountRates(Strict):
 class Age(Strict):
     """Age at start of first-line therapy, years: normal(mean, sd) truncated to [min, max]."""
 
-    mean: Positive
-    sd: NonNegative
+    mean: AgeYears
+    sd: AgeSpread
     min: float = Field(default=18, ge=0, le=119)
     max: float = Field(default=100, ge=0, le=119)
 
@@ -63,7 +74,7 @@ class BackgroundMortality(Strict):
     """Deaths from other causes: a bundled ``life_table`` or a ``constant_rate`` per year."""
 
     life_table: str | None = None
-    constant_rate_per_year: NonNegative | None = None
+    constant_rate_per_year: RatePerYear | None = None
 
     @model_validator(mode="after")
     def _one(self):
@@ -92,8 +103,8 @@ class Emergence(Strict):
 class DoublingTime(Strict):
     """Doubling time of the mutant ctDNA level: lognormal across patients."""
 
-    median: Duration
-    sdlog: NonNegative = Field(description="standard deviation of its natural log")
+    median: Median
+    sdlog: LogSD = Field(description="standard deviation of its natural log")
 
 
 class CtDNAKinetics(Strict):
@@ -107,18 +118,12 @@ class CtDNAKinetics(Strict):
     doubling time (see :mod:`hemodel.model.kinetics`).
     """
 
-    level_at_emergence: Positive = Field(description="percent MAF when the mutation emerges")
+    level_at_emergence: Percent = Field(description="percent MAF when the mutation emerges")
     doubling_time: DoublingTime
-    shedding_at_progression: Positive = Field(
-        description="factor on the level from first progression on (tumour burden), >= 1"
+    shedding_at_progression: Fold = Field(
+        description="factor on the level from first progression on (tumour burden; progression "
+        "does not lower shedding)"
     )
-
-    @field_validator("shedding_at_progression")
-    @classmethod
-    def _at_least_one(cls, v):
-        if v.value < 1:
-            raise ValueError(f"must be >= 1 (progression does not lower shedding), got {v.value}")
-        return v
 
 
 class NaturalHistory(Strict):
@@ -165,11 +170,11 @@ class Costs(Strict):
     first_line: FirstLineCosts
     disease_management: StateCosts
     later_lines: CostRate = Field(description="standard therapy after first progression")
-    visit: NonNegative
-    imaging: NonNegative
-    venipuncture: NonNegative
-    phlebotomy_visit: NonNegative = Field(description="extra visit for a draw off the visit grid")
-    terminal_care: NonNegative
+    visit: Cost
+    imaging: Cost
+    venipuncture: Cost
+    phlebotomy_visit: Cost = Field(description="extra visit for a draw off the visit grid")
+    terminal_care: Cost
 
 
 class Assay(Strict):
@@ -179,15 +184,21 @@ class Assay(Strict):
     )
     specificity: Probability = Field(description="per-test probability of a negative result "
                                      "without a detectable mutation")  # fmt: skip
-    limit_of_detection: Positive | None = Field(
+    limit_of_detection: Percent | None = Field(
         default=None, description="percent MAF; needed when natural_history has ctdna:"
     )
-    cost: NonNegative
+    cost: Cost
     turnaround: Delay = Field(description="lab processing time per test")
 
 
+#: Largest finite lab capacity (tests processed at once).
+MAX_CAPACITY = 1_000_000
+
+
 class Lab(Strict):
-    capacity: int | Literal["unlimited"] = "unlimited"
+    capacity: int | Literal["unlimited"] = Field(
+        default="unlimited", description=f"tests processed at once: 1 to {MAX_CAPACITY:,}"
+    )
     transport: Delay = ZERO_DELAY
 
     @field_validator("capacity", mode="before")
@@ -195,15 +206,18 @@ class Lab(Strict):
     def _capacity(cls, v):
         if v == "unlimited":
             return v
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"capacity must be a whole number >= 1 or 'unlimited', got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_CAPACITY:
+            raise ValueError(
+                f"capacity must be a whole number >= 1 and <= {MAX_CAPACITY:,}, or 'unlimited', "
+                f"got {shorten(repr(v))}"
+            )
         return v
 
 
 class SwitchTherapy(Strict):
     cost: CostRate
-    hazard_ratio: Positive = Field(description="on the progression hazards of `acts_on`, from "
-                                   "the switch on")  # fmt: skip
+    hazard_ratio: HazardRatio = Field(description="on the progression hazards of `acts_on`, "
+                                      "from the switch on")  # fmt: skip
     acts_on: Literal["esr1_progression", "all_progression"] = Field(
         default="esr1_progression",
         description="esr1_progression: the ESR1-driven hazard only; all_progression: also the "
@@ -221,17 +235,17 @@ class TargetedSecondLine(Strict):
     """Therapy at first progression for a detected ESR1 mutation (e.g. an oral SERD)."""
 
     cost: CostRate
-    hazard_ratio: Positive = Field(description="on second progression, for true ESR1m")
+    hazard_ratio: HazardRatio = Field(description="on second progression, for true ESR1m")
 
 
 class Schedule(Strict):
-    visit_every: Duration
-    imaging_every: Duration
+    visit_every: Interval
+    imaging_every: Interval
 
 
 class Monitoring(Strict):
     assay: str
-    every: Duration
+    every: Interval
     start: TimeOffset = Field(default_factory=lambda: TimeOffset(value=0, unit="weeks"))
 
 
@@ -250,8 +264,8 @@ class TestAtProgression(Strict):
 
 class Strategy(Strict):
     description: str = ""
-    visit_every: Duration | None = None
-    imaging_every: Duration | None = None
+    visit_every: Interval | None = None
+    imaging_every: Interval | None = None
     monitoring: Monitoring | None = None
     switch: SwitchRule | None = None
     test_at_progression: TestAtProgression | None = None
@@ -303,6 +317,11 @@ class Correlation(Strict):
         return self
 
 
+#: Bounds of a Dirichlet concentration: below 0.05 a gamma draw at the smallest uniform
+#: underflows to 0, and a group could sum to 0.
+MIN_CONCENTRATION, MAX_CONCENTRATION = 0.1, 1e6
+
+
 class DirichletGroup(Strict):
     """Probabilities that sum to one, drawn jointly: Dirichlet(``concentrations``)."""
 
@@ -313,8 +332,11 @@ class DirichletGroup(Strict):
     def _check(self):
         if len(self.parameters) != len(self.concentrations):
             raise ValueError("give one concentration per parameter")
-        if any(a <= 0 for a in self.concentrations):
-            raise ValueError("concentrations must be > 0")
+        if any(not MIN_CONCENTRATION <= a <= MAX_CONCENTRATION for a in self.concentrations):
+            raise ValueError(
+                f"concentrations must be >= {MIN_CONCENTRATION} and <= {MAX_CONCENTRATION:g} "
+                "(smaller ones make gamma draws underflow to 0)"
+            )
         return self
 
 
@@ -379,64 +401,13 @@ class Sweep(Strict):
     ``hemodel sweep``. Unlisted settings keep those of ``base``."""
 
     base: str = Field(description="a strategy with monitoring whose settings are varied")
-    every: list[Duration] = Field(default_factory=list, description="testing intervals")
+    every: list[Interval] = Field(default_factory=list, description="testing intervals")
     assay: list[str] = Field(default_factory=list)
     start: list[TimeOffset] = Field(default_factory=list, description="first test")
     when: list[Literal["immediately", "next_visit"]] = Field(default_factory=list)
     compare_with: list[str] = Field(
         default_factory=list, description="other strategies kept as comparators"
     )
-
-
-class Population(Strict):
-    """The decision population: the patients a payer's budget and the value of further research
-    concern. Counts are persons; they are not model parameters (no ``psa:`` or ``range:``)."""
-
-    budget_years: int = Field(default=5, ge=1, le=50, description="years of budget impact")
-    incident: float | list[float] = Field(
-        description="new patients starting first-line therapy per year: one number, or one "
-        "per budget year"
-    )
-    prevalent: float = Field(
-        default=0,
-        ge=0,
-        description="patients already on first-line therapy at the start of year 1",
-    )
-    uptake: float | list[float] = Field(
-        default=1.0,
-        description="share (0-1) of each year's new patients on the new strategy: one number, "
-        "or one per budget year; prevalent patients take the first year's",
-    )
-    plan_members: float | None = Field(
-        default=None,
-        gt=0,
-        description="members of the health plan whose budget it is, for per-member-per-month "
-        "(PMPM) figures",
-    )
-    decision_horizon: float = Field(
-        default=10,
-        gt=0,
-        le=100,
-        description="years over which new patients benefit from today's decision (population EVPI)",
-    )
-    source: str = ""
-
-    @field_validator("incident", "uptake")
-    @classmethod
-    def _per_year(cls, v, info):
-        values = v if isinstance(v, list) else [v]
-        years = info.data.get("budget_years", 1)
-        if len(values) not in (1, years):
-            raise ValueError(
-                f"has {len(values)} values: give one, or one per budget year "
-                f"(budget_years: {years})"
-            )
-        for x in values:
-            if not (x >= 0 and x < float("inf")):
-                raise ValueError(f"must be finite and >= 0, got {x}")
-            if info.field_name == "uptake" and x > 1:
-                raise ValueError(f"uptake is a share between 0 and 1, got {x}")
-        return v
 
 
 _NAME = r"^[A-Za-z][A-Za-z0-9_\-]*$"
@@ -451,8 +422,15 @@ class Scenario(Strict):
     price_year: int = Field(ge=1900, le=2100)
     time_horizon: Duration
     discount_rates: DiscountRates
-    willingness_to_pay: list[NonNegative] = Field(
+    willingness_to_pay: list[Cost] = Field(
         min_length=1, description="per QALY, in currency; the first is used for net benefit"
+    )
+    allow_negative_utilities: bool = Field(
+        default=False,
+        description="allow utilities below 0 (states worse than death, as some EQ-5D tariffs "
+        f"value them), down to {UTILITY_FLOOR}, the UK EQ-5D-3L tariff's lowest; without it "
+        "every utility, and every utility plus a decrement, must be >= 0, so QALYs cannot be "
+        "negative",
     )
     cohort: Cohort
     natural_history: NaturalHistory
@@ -479,6 +457,13 @@ class Scenario(Strict):
     studies: dict[StudyName, Study] = Field(
         default_factory=dict, description="proposed studies whose value `hemodel evsi` estimates"
     )
+
+    @model_validator(mode="after")
+    def _utilities_floor(self):
+        error = utility_floor_error(self)
+        if error:
+            raise ValueError(error)
+        return self
 
     @property
     def wtps(self) -> list[float]:

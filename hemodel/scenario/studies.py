@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .quantities import Strict, TimeOffset
 from .trials import TRIAL_NAME, FollowUp
@@ -182,3 +182,60 @@ class Study(Strict):
     def informed(self) -> list[str]:
         """The parameters whose EVPPI bounds this study's EVSI."""
         return list(self.informs) or ([self.parameter] if self.parameter else [])
+
+
+#: Largest count of persons (incident, prevalent, plan members): more than live on Earth.
+MAX_PERSONS = 1e10
+
+
+class Population(Strict):
+    """The decision population: the patients a payer's budget and the value of further research
+    concern. Counts are persons; they are not model parameters (no ``psa:`` or ``range:``)."""
+
+    budget_years: int = Field(default=5, ge=1, le=50, description="years of budget impact")
+    incident: float | list[float] = Field(
+        description="new patients starting first-line therapy per year: one number, or one "
+        "per budget year"
+    )
+    prevalent: float = Field(
+        default=0,
+        ge=0,
+        le=MAX_PERSONS,
+        description="patients already on first-line therapy at the start of year 1",
+    )
+    uptake: float | list[float] = Field(
+        default=1.0,
+        description="share (0-1) of each year's new patients on the new strategy: one number, "
+        "or one per budget year; prevalent patients take the first year's",
+    )
+    plan_members: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_PERSONS,
+        description="members of the health plan whose budget it is, for per-member-per-month "
+        "(PMPM) figures",
+    )
+    decision_horizon: float = Field(
+        default=10,
+        gt=0,
+        le=100,
+        description="years over which new patients benefit from today's decision (population EVPI)",
+    )
+    source: str = ""
+
+    @field_validator("incident", "uptake")
+    @classmethod
+    def _per_year(cls, v, info):
+        values = v if isinstance(v, list) else [v]
+        years = info.data.get("budget_years", 1)
+        if len(values) not in (1, years):
+            raise ValueError(
+                f"has {len(values)} values: give one, or one per budget year "
+                f"(budget_years: {years})"
+            )
+        for x in values:
+            if not 0 <= x <= MAX_PERSONS:
+                raise ValueError(f"must be >= 0 and <= {MAX_PERSONS:g}, got {x:g}")
+            if info.field_name == "uptake" and x > 1:
+                raise ValueError(f"uptake is a share between 0 and 1, got {x}")
+        return v

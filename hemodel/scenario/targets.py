@@ -22,6 +22,9 @@ ARMS = ("switch", "continue")
 #: other landmark is measured when a target names it.
 LANDMARKS_MONTHS = (6.0, 12.0, 24.0)
 
+#: Latest landmark a target may name (months): 100 years, the longest time horizon.
+MAX_MONTHS = 1200.0
+
 #: Name of the default trial (SERENA-6 primary analysis) of a scenario without ``trials:``.
 TRIAL = "serena6"
 
@@ -132,6 +135,8 @@ def parse_quantity_as(name: str, kind: str) -> Quantity | None:
         match = _REGEX[template].match(rest)
         if match:
             groups = match.groupdict()
+            if groups.get("m") is not None and not float(groups["m"]) <= MAX_MONTHS:
+                return None
             return Quantity(
                 name=name,
                 owner=owner,

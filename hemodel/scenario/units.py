@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .text import shorten
+
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
 
@@ -24,6 +26,9 @@ DAYS_PER_UNIT: dict[str, float] = {
 }
 
 TIME_UNITS = ("days", "weeks", "months", "years")
+
+#: Shortest and longest billing period of a cost rate (days).
+MIN_PERIOD_DAYS, MAX_PERIOD_DAYS = 1.0, 100 * DAYS_PER_YEAR
 
 _PERIOD = re.compile(r"^\s*(?:(\d+(?:\.\d*)?)\s+)?([a-z]+)\s*$")
 
@@ -43,10 +48,10 @@ def period_days(period: str) -> float:
     match = _PERIOD.match(str(period).lower())
     if not match or match.group(2) not in DAYS_PER_UNIT:
         raise ValueError(
-            f"period {period!r} is not understood; write e.g. 'day', 'week', 'month', "
-            "'year' or '28 days'"
+            f"period {shorten(repr(str(period)))} is not understood; write e.g. 'day', 'week', "
+            "'month', 'year' or '28 days'"
         )
-    count = float(match.group(1)) if match.group(1) else 1.0
-    if count <= 0:
-        raise ValueError(f"period {period!r} must be longer than zero")
-    return count * DAYS_PER_UNIT[match.group(2)]
+    days = (float(match.group(1)) if match.group(1) else 1.0) * DAYS_PER_UNIT[match.group(2)]
+    if not MIN_PERIOD_DAYS <= days <= MAX_PERIOD_DAYS:
+        raise ValueError(f"period {shorten(repr(str(period)))} must be from 1 day to 100 years")
+    return days
