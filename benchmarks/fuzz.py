@@ -52,7 +52,10 @@ def main() -> None:
 
     def one(i: int) -> tuple[int, Mutant, Verdict]:
         mutant = mutant_number(args.seed, i)
-        return i, mutant, evaluate(mutant, run=not args.no_run)
+        try:
+            return i, mutant, evaluate(mutant, run=not args.no_run)
+        except Exception as exc:  # a bug of the fuzzer itself: counted apart, the run goes on
+            return i, mutant, Verdict("harness error", f"{type(exc).__name__}: {exc}")
 
     start = time.perf_counter()
     counts: Counter = Counter()
@@ -62,7 +65,7 @@ def main() -> None:
     with ThreadPoolExecutor(max(1, args.workers)) as pool:
         for done, (i, mutant, verdict) in enumerate(pool.map(one, numbers), 1):
             counts[verdict.outcome] += 1
-            if verdict.outcome == "other":
+            if verdict.outcome in ("other", "harness error"):
                 kinds[verdict.kind] += 1
                 first.setdefault(verdict.kind, (i, mutant, verdict))
             if done % 500 == 0:
@@ -72,6 +75,7 @@ def main() -> None:
         f"\n{args.n:,} mutants (seed {args.seed}, from {args.first}) in {elapsed:.0f} s: "
         f"accepted {counts['accepted']:,}{'' if args.no_run else ' (and ran)'}, "
         f"rejected cleanly {counts['rejected']:,}, other {counts['other']:,}"
+        + (f", harness errors {counts['harness error']:,}" if counts["harness error"] else "")
     )
     for kind, count in kinds.most_common():
         i, mutant, verdict = first[kind]

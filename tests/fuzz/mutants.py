@@ -82,13 +82,18 @@ class Mutant:
     fifos: tuple[str, ...] = ()
 
     def write(self, folder: Path) -> Path:
-        """Create the files in ``folder``; the path to check."""
+        """Create the files in ``folder`` (a name taken twice: the first); the path to check."""
         for name, text in self.files:
             (folder / name).write_bytes(text.encode("utf-8", errors="surrogateescape"))
+        taken = {name for name, _ in self.files}
         for name, target in self.links:
-            os.symlink(target, folder / name)
+            if name not in taken:
+                os.symlink(target, folder / name)
+                taken.add(name)
         for name in self.fifos:
-            os.mkfifo(folder / name)
+            if name not in taken:
+                os.mkfifo(folder / name)
+                taken.add(name)
         return folder / self.main
 
     def text(self, name: str) -> str:
