@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -328,17 +329,24 @@ def _put(data: dict, dotted: str, value: Any) -> None:
 
 
 def edited_scenario(source: Source, edits: Edits, folder: Path | None) -> Checked:
-    """The edited scenario, loaded from its YAML by the safe loader (via a file in a new
-    folder under ``folder`` that extends the source by its absolute path, so that runs at
-    the same time never share a file). Problems name the file as the user downloads it."""
+    """The edited scenario, loaded from its YAML by the safe loader, via a new file (so
+    that runs at the same time never share one) that extends the source by name: a bundled
+    source from a new folder under ``folder``, an uploaded one from beside it (a scenario
+    may extend only files in its own folder). Problems name the file as the user downloads
+    it."""
     if not changes(source, edits):
         return source.checked
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="edited-", dir=folder))
     name = f"{Path(source.name).stem}_edited.yaml"
-    path = folder / name
-    path.write_text(variant_text(source, edits, extends=str(source.path.resolve())))
+    if bundled_path(source.name) == source.path:
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="edited-", dir=folder)) / name
+    else:
+        handle, file = tempfile.mkstemp(prefix=f"{Path(name).stem}-", suffix=".yaml",
+                                        dir=source.path.parent)  # fmt: skip
+        os.close(handle)
+        path = Path(file)
+    path.write_text(variant_text(source, edits, extends=source.path.name))
     try:
         return check_scenario(path)
     except ScenarioError as exc:

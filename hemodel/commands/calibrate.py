@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..scenario.load import extends_name
+from ..scenario.problems import shorten
 from .arguments import (
     UsageError,
     add_execution_arguments,
@@ -16,7 +18,7 @@ from .arguments import (
     open_scenario,
     positive_int,
 )
-from .output import output_folder, write_file
+from .output import output_folder
 
 _BAYES_ONLY = ("walkers", "steps", "burn", "predictive_draws")
 
@@ -111,7 +113,7 @@ def run(args) -> int:
     import sys
     import warnings
 
-    from ..credibility.calibrate import calibrate, calibrated_yaml, format_fit
+    from ..credibility.calibrate import calibrate, format_fit, write_calibrated
 
     path, scenario = open_scenario(args.scenario)
     start = {}
@@ -130,6 +132,10 @@ def run(args) -> int:
             raise UsageError("--max-evaluations is for least squares: with --method bayes the "
                              "budget is --walkers x --steps")  # fmt: skip
         return _run_bayes(args, path, scenario, start)
+    try:  # the calibrated file extends the scenario: refuse an --out it could not extend from
+        extends_name(path, (args.out or Path(f"{path.stem}_calibrated.yaml")).absolute().parent)
+    except ValueError as exc:
+        raise UsageError(f"--out: {exc}") from None
     given = [f"--{k.replace('_', '-')}" for k in _BAYES_ONLY if getattr(args, k) is not None]
     if given:
         raise UsageError(f"{', '.join(given)}: only with --method bayes")
@@ -161,7 +167,9 @@ def run(args) -> int:
             return 2
     print(format_fit(fit))
     out = args.out or Path(f"{path.stem}_calibrated.yaml")
-    write_file(out, calibrated_yaml(fit, path, out))
+    if out.is_dir():
+        raise UsageError(f"--out {shorten(out)} is a folder: give a file name")
+    write_calibrated(fit, path, out)
     print(f"\nWrote {out} (extends {path.name})")
     failing = fit.table.loc[~fit.table["passed"], "quantity"].tolist()
     if failing:
@@ -173,6 +181,27 @@ def run(args) -> int:
         )
         return 1
     return 0
+
+
+def _copy_scenario(path: Path, folder: Path) -> Path:
+    """Copy the scenario file ``path`` and the files it reads (its parents, their posterior
+    draws: :func:`~hemodel.scenario.load.local_files`) into ``folder``/scenario, keeping their
+    places relative to ``path``'s folder, so that the output folder is complete in itself (a
+    scenario may extend only files in its own folder or below). Returns the copy of ``path``,
+    or ``path`` itself for a bundled scenario (extended by name)."""
+    import shutil
+
+    from ..scenario.load import local_files
+
+    files = local_files(path)
+    if not files:
+        return path
+    home = files[0].parent
+    for file in files:
+        target = folder / "scenario" / file.relative_to(home)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, target)
+    return folder / "scenario" / files[0].name
 
 
 def _run_bayes(args, path: Path, scenario, start: dict) -> int:
@@ -212,7 +241,8 @@ def _run_bayes(args, path: Path, scenario, start: dict) -> int:
     print(format_posterior(post))
     out = args.out or Path(f"{path.stem}_posterior")
     with output_folder(out, "calibrate") as folder:
-        written = write_posterior(post, path, folder)
+        original = _copy_scenario(path, folder)
+        written = write_posterior(post, original, folder)
         if post.predictive is not None:
             written["plot"] = folder / "posterior_predictive.png"
             title = f"{scenario.name}: targets against the calibrated model"

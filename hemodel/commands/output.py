@@ -176,15 +176,3 @@ def output_folder(out: Path, command: str) -> Iterator[Path]:
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def write_file(path: Path, text: str) -> None:
-    """Write one output file (``--out`` naming a file) atomically: the old file or the
-    whole new one, never a truncated one."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"--out {shorten(path)} is a folder: give a file name")
-    from ..run.checkpoint import atomic_write  # pandas: not at start-up
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text.encode("utf-8"))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import pandas as pd
 
 from ..run.parallel import Executor
 from ..scenario.distributions import recentred
-from ..scenario.load import parameters, with_values
+from ..scenario.load import extends_name, parameters, with_values
 from ..scenario.problems import ScenarioError
 from ..scenario.schema import Scenario
 from .trial import TrialDesign, trial_designs
@@ -361,7 +360,7 @@ def calibrated_yaml(fit: Fit, original: Path, out: Path) -> str:
         )
     overrides, comments = _nested(fit)
     lines += [f"# Note: {c}." for c in comments]
-    parent = os.path.relpath(Path(original).resolve(), Path(out).resolve().parent)
+    parent = extends_name(original, Path(out).resolve().parent)
     body = {"extends": parent, "name": f"{fit.scenario.name} (calibrated)"}
     body.update(overrides)
     text = yaml.safe_dump(body, sort_keys=False, default_flow_style=None, allow_unicode=True)
@@ -369,7 +368,12 @@ def calibrated_yaml(fit: Fit, original: Path, out: Path) -> str:
 
 
 def write_calibrated(fit: Fit, original: Path, out: Path) -> Path:
+    """Write :func:`calibrated_yaml` to ``out`` atomically (the old file or the whole new
+    one); ValueError when ``out`` is where ``original`` cannot be extended from."""
+    from ..run.checkpoint import atomic_write
+
     out = Path(out)
+    text = calibrated_yaml(fit, original, out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(calibrated_yaml(fit, original, out), encoding="utf-8")
+    atomic_write(out, text.encode("utf-8"))
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..scenario.load import parameters
+from ..scenario.load import extends_name, parameters
 from .bayes import Posterior
 from .trial import trial_designs
 
@@ -174,7 +174,7 @@ def posterior_yaml(post: Posterior, original: Path, out: Path, draws: Path) -> s
     overrides, uncertainty, notes = _overrides(post)
     lines += [f"# Note: {n}." for n in notes]
     out_dir = Path(out).resolve().parent
-    parent = os.path.relpath(Path(original).resolve(), out_dir)
+    parent = extends_name(original, out_dir)
     body: dict = {"extends": parent, "name": f"{post.scenario.name} (Bayesian calibration)"}
     body.update(overrides)
     drawn = [p for p in post.free if not p.startswith("trials.")]

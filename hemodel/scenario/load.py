@@ -13,6 +13,7 @@ import copy
 import difflib
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,45 @@ def _parent_path(parent: Any, path: Path, where: tuple[str, int | None]) -> Path
 
 def _bundled_folder() -> Path:
     return default_scenario_path().parent.resolve()
+
+
+def extends_name(original: str | Path, folder: str | Path) -> str:
+    """What a scenario file in ``folder`` writes as ``extends:`` to extend ``original``: the
+    bundled name for a bundled scenario, else the path relative to ``folder``. Raises
+    ValueError when ``original`` is outside ``folder`` (a scenario may extend only files in
+    its own folder or below it)."""
+    real = Path(original).resolve()
+    if real.parent == _bundled_folder():
+        return real.name
+    relative = Path(os.path.relpath(real, Path(folder).resolve()))
+    if relative.parts[:1] == ("..",):
+        raise ValueError(
+            f"{shorten(original)} is outside {shorten(folder)}, and a scenario may extend only "
+            "files in its own folder (or below it): write the output in the scenario's folder "
+            "or a folder above it"
+        )
+    return relative.as_posix()
+
+
+def local_files(path: str | Path) -> list[Path]:
+    """The files a scenario file reads besides the bundled ones: itself, the files it
+    ``extends:`` and their posterior draws files, all in the folder of ``path`` or below it
+    (resolved paths, ``path`` first). To copy a scenario somewhere else with everything it
+    needs (``hemodel calibrate --method bayes`` does). Raises :class:`ScenarioError` as
+    loading does."""
+    current = resolve_path(path).resolve()
+    files: list[Path] = []
+    while current not in files and not current.is_relative_to(_bundled_folder()):
+        files.append(current)
+        data = _read(current).data
+        draws = ((data.get("uncertainty") or {}).get("posterior") or {}).get("draws")
+        if isinstance(draws, str):
+            files.append((current.parent / draws).resolve())
+        parent = data.get("extends")
+        if parent is None:
+            break
+        current = _parent_path(parent, current, (_shown(current), None))
+    return files
 
 
 # --------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import difflib
 import math
 from pathlib import Path
 
-from .problems import Loc, ScenarioError, fail, line_of
+from .problems import Loc, ScenarioError, fail, line_of, shorten
 from .quantities import Param
+from .reader import file_problem
 from .schema import Scenario
 
 
@@ -41,8 +42,15 @@ def read_draws(scenario: Scenario, params: dict[str, Param], lines: dict, file: 
     if post.table:
         return scenario
     named_in = lines.get(at + ("draws",), (None, None))[0]
-    path = (Path(named_in).parent if named_in else Path.cwd()) / post.draws
-    where = f"draws file {post.draws!r}"
+    folder = Path(named_in).parent if named_in else Path.cwd()
+    path = folder / post.draws
+    where = f"draws file {shorten(post.draws)!r}"
+    problem = file_problem(path)
+    if problem is not None and not problem.startswith("file not found"):
+        raise error(("draws",), f"{where}: {problem}")
+    if not path.resolve().is_relative_to(folder.resolve()):  # never read what lies outside
+        msg = f"{where} is outside the folder of the scenario file: give a file in that folder"
+        raise error(("draws",), msg + " (or below it)")
     try:
         with path.open(newline="", encoding="utf-8") as f:
             rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if any(c.strip() for c in r)]

@@ -111,14 +111,17 @@ def test_calibration_recovers_two_known_values_from_a_perturbed_start(tiny_truth
 
 def test_written_scenario_extends_the_original_and_reproduces_the_fit(tiny_truth, tmp_path):
     scenario, truth = tiny_truth
-    original = tmp_path / "original.yaml"
+    original = tmp_path / "models" / "original.yaml"
+    original.parent.mkdir()
     original.write_text(
         yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True, exclude_none=True))
     )
     fit = calibrate(scenario, [PROGRESSION], patients=300, seed=2, max_evaluations=8)
-    out = write_calibrated(fit, original, tmp_path / "sub" / "fitted.yaml")
+    with pytest.raises(ValueError, match="a scenario may extend only files in its own folder"):
+        write_calibrated(fit, original, tmp_path / "sub" / "fitted.yaml")  # ../models: refused
+    out = write_calibrated(fit, original, tmp_path / "fitted.yaml")
     text = out.read_text()
-    assert "extends: ../original.yaml" in text
+    assert "extends: models/original.yaml" in text
     assert re.search(r"# Calibrated with `hemodel calibrate` on \d{4}-\d\d-\d\d", text)
     assert "Seed 2, 300 patients" in text and "Objective" in text
     assert "serena6.pfs_median_months.continue" in text  # the targets, in the comment

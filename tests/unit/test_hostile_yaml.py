@@ -379,3 +379,39 @@ def test_extends_may_name_files_below_its_folder_and_bundled_scenarios(tmp_path)
     _write(tmp_path, "v2.yaml", "extends: serena6_us.yaml\nname: by name\n")
     assert load_scenario(tmp_path / "v1.yaml").name == "base"
     assert load_scenario(tmp_path / "v2.yaml").name == "by name"
+
+
+# ------------------------------------------------------------ files a scenario reads
+def test_posterior_draws_outside_the_folder_are_never_read(tmp_path):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("natural_history.esr1_emergence.probability\nSECRET-VALUE\n")
+    (tmp_path / "models").mkdir()
+    text = (f"extends: {TINY}\nuncertainty:\n  posterior:\n    draws: ../secret.csv\n"
+            "    parameters: [natural_history.esr1_emergence.probability]\n")  # fmt: skip
+    problem, message = _problem(_write(tmp_path / "models", "mine.yaml", text))
+    assert problem.line == 4 and problem.path == "uncertainty.posterior.draws"
+    assert "is outside the folder of the scenario file" in message
+    assert "SECRET" not in message
+
+
+def test_posterior_draws_that_are_a_device_are_refused(tmp_path, deadline):
+    text = (f"extends: {TINY}\nuncertainty:\n  posterior:\n    draws: zero.csv\n"
+            "    parameters: [natural_history.esr1_emergence.probability]\n")  # fmt: skip
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    problem, _ = _problem(_write(tmp_path, "mine.yaml", text))
+    assert problem.path == "uncertainty.posterior.draws"
+    assert "not a regular file" in problem.message or "device" in problem.message
+
+
+def test_local_files_lists_what_a_scenario_reads_and_extends_name_refuses_the_way_up(tmp_path):
+    from hemodel.scenario.load import extends_name, local_files
+
+    (tmp_path / "models").mkdir()
+    base = _write(tmp_path / "models", "base.yaml", "extends: tiny.yaml\nname: base\n")
+    mine = _write(tmp_path, "mine.yaml", "extends: models/base.yaml\n")
+    assert local_files(mine) == [mine.resolve(), base.resolve()]  # tiny: bundled, not listed
+    assert local_files("tiny") == []
+    assert extends_name(base, tmp_path) == "models/base.yaml"
+    assert extends_name(TINY, tmp_path / "anywhere") == "tiny.yaml"
+    with pytest.raises(ValueError, match="a scenario may extend only files in its own folder"):
+        extends_name(mine, tmp_path / "models")
