@@ -25,7 +25,7 @@ def bundled_names() -> list[str]:
 def bundled_path(name: str | Path) -> Path | None:
     """The bundled scenario called ``name`` (``tiny`` or ``tiny.yaml``), if there is one."""
     name = Path(name)
-    if name.parent != Path("."):
+    if name.parent != Path(".") or name.name in ("", ".", "..") or "\0" in str(name):
         return None
     bundled = default_scenario_path().parent / name.with_suffix(".yaml").name
     return bundled if bundled.exists() else None

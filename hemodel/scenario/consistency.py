@@ -54,9 +54,10 @@ def param_findings(path: tuple[str, ...], p: Param) -> list[Finding]:
     centre, sd = p.psa.centre(), p.psa.std()
     if abs(centre - v) > sd:
         kind = {"lognormal": "median", "triangular": "mode"}.get(p.psa.dist, "mean")
+        far = f"{abs(centre - v) / sd:.3g} standard deviations" if sd > 0 else "far"
         msg = (
-            f"the psa distribution's {kind} {_g(centre)} is {abs(centre - v) / sd:.1f} standard "
-            f"deviations (sd {_g(sd)}) from the value {_g(v)}: the PSA would analyse a "
+            f"the psa distribution's {kind} {_g(centre)} is {far} (sd {_g(sd)}) from the "
+            f"value {_g(v)}: the PSA would analyse a "
             "different base case; centre the distribution on the value"
         )
         out.append(Finding("warning", path + ("psa",), msg))

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .problems import Loc, ScenarioError, fail
+from .problems import Loc, ScenarioError, fail, shorten
 from .variants import Doc
 
 __all__ = [
@@ -347,7 +347,8 @@ class _Walk:
                 key = str(key)
                 key_line = key_node.start_mark.line + 1
                 if key in out:
-                    msg = f"{key!r} appears twice (first on line {lines[path + (key,)][1]})"
+                    first = lines[path + (key,)][1]
+                    msg = f"{shorten(key)!r} appears twice (first on line {first})"
                     raise fail(file, key_line, path + (key,), msg + ": rename or remove one")
                 lines[path + (key,)] = (file, key_line)
                 out[key] = self.data(value_node, path + (key,))
@@ -358,7 +359,18 @@ class _Walk:
                 lines[path + (i,)] = (file, item.start_mark.line + 1)
                 items.append(self.data(item, path + (i,)))
             return items
-        value = self.builder.construct_object(node)
+        try:
+            value = self.builder.construct_object(node)
+        except (ValueError, OverflowError, yaml.YAMLError):
+            # !!float on text, an impossible date, an integer of more than 4,300 digits
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            what = {
+                "!!int": "a whole number (at most 4,300 digits)",
+                "!!float": "a number",
+                "!!timestamp": "a date (YYYY-MM-DD)",
+            }.get(tag, f"a {tag} value")
+            got = shorten(repr(node.value), 60)
+            raise fail(file, line, path, f"cannot read {got} as {what}") from None
         if node.tag.endswith(":timestamp"):
             value = str(node.value)
         return value

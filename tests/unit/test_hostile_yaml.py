@@ -415,3 +415,34 @@ def test_local_files_lists_what_a_scenario_reads_and_extends_name_refuses_the_wa
     assert extends_name(TINY, tmp_path / "anywhere") == "tiny.yaml"
     with pytest.raises(ValueError, match="a scenario may extend only files in its own folder"):
         extends_name(mine, tmp_path / "models")
+
+
+@pytest.mark.parametrize(
+    "value, wanted",
+    [
+        ("!!float a variant", "cannot read 'a variant' as a number"),
+        ("9" * 5000, "as a whole number (at most 4,300 digits)"),
+        ("2024-13-45", "cannot read '2024-13-45' as a date (YYYY-MM-DD)"),
+    ],
+)
+def test_values_yaml_cannot_construct_are_named(tmp_path, value, wanted):
+    problem, message = _problem(_write(tmp_path, "mine.yaml", f"extends: {TINY}\nname: {value}\n"))
+    assert (problem.line, problem.path) == (2, "name")
+    assert wanted in problem.message and len(message) < 500
+
+
+@pytest.mark.parametrize("name", [".", "..", "/"])
+def test_folders_named_as_scenarios_or_parents_are_refused(tmp_path, name):
+    with pytest.raises(ScenarioError, match="a folder, not a scenario file|outside the folder"):
+        load_scenario(name)
+    with pytest.raises(ScenarioError, match="a folder, not a scenario file|outside the folder"):
+        load_scenario(_write(tmp_path, "mine.yaml", f"extends: '{name}'\n"))
+
+
+def test_a_psa_without_spread_centred_elsewhere_is_a_warning_not_a_crash(tmp_path):
+    from hemodel.scenario.load import check_scenario
+
+    text = (f"extends: {TINY}\ncosts:\n  imaging: {{value: 500, psa: {{dist: lognormal, "
+            "median: 400, sdlog: 1e-300}}\n")  # fmt: skip
+    [warning] = check_scenario(_write(tmp_path, "mine.yaml", text)).warnings
+    assert "median 400 is far (sd 0) from the value 500" in warning.message
