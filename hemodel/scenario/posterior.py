@@ -38,7 +38,7 @@ def read_draws(scenario: Scenario, params: dict[str, Param], lines: dict, file: 
         if name not in params:
             guess = difflib.get_close_matches(name, list(params), n=1, cutoff=0.6)
             hint = f"; did you mean {guess[0]!r}?" if guess else ""
-            raise error(("parameters", j), f"parameter {name!r} is not defined{hint}")
+            raise error(("parameters", j), f"parameter {shorten(name)!r} is not defined{hint}")
     if post.table:
         return scenario
     named_in = lines.get(at + ("draws",), (None, None))[0]

@@ -147,7 +147,7 @@ _TAGS = {  # discriminator → distribution names allowed
 _PATTERNS = {
     "^[A-Z]{3}$": "must be a three-letter currency code in capitals, e.g. USD, GBP or EUR",
     schema._NAME: "names must start with a letter and use only letters, digits, _ and - "
-    "(no spaces)",
+    "(no spaces), at most 64 characters",
 }
 _MAPPING = "must be a mapping of keys to values (key: value, one per line)"
 _NUMBER = "must be a number"

@@ -23,7 +23,7 @@ def references(s: Scenario) -> list[tuple[Loc, str]]:
         if name not in names:
             guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
             hint = f"; did you mean {shorten(guess[0])!r}?" if guess else ""
-            listing = f"{where}: {shorten(', '.join(names) or 'none', 300)}"
+            listing = f"{where}: {shorten(', '.join(names) or 'none', 4000)}"
             out.append((loc, f"{kind} {shorten(name)!r} is not defined{hint} ({listing})"))
 
     need(("reference",), "strategy", s.reference, s.strategies, "defined under strategies")

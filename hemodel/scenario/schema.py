@@ -410,7 +410,7 @@ class Sweep(Strict):
     )
 
 
-_NAME = r"^[A-Za-z][A-Za-z0-9_\-]*$"
+_NAME = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"  # at most 64 characters
 
 
 class Scenario(Strict):

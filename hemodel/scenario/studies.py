@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .quantities import Strict, TimeOffset
+from .text import shorten
 from .trials import TRIAL_NAME, FollowUp
 
 #: Largest study size (patients or samples): EVSI of larger studies is EVPPI in practice.
@@ -43,8 +44,9 @@ MAX_DIMENSIONS = 4
 def _study_name(name: str) -> str:
     if not TRIAL_NAME.match(name):  # the same rule: lower-case letters, digits and _
         raise ValueError(
-            f"study name {name!r} is not allowed: start with a lower-case letter and use only "
-            "lower-case letters, digits and _ (it names output files and columns)"
+            f"study name {shorten(name)!r} is not allowed: start with a lower-case letter and "
+            "use only lower-case letters, digits and _, at most 64 characters (it names output "
+            "files and columns)"
         )
     return name
 

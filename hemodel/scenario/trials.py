@@ -18,17 +18,18 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from .quantities import Duration, Strict, TimeOffset
+from .text import shorten
 
 #: What a trial name must look like: it prefixes target names.
-TRIAL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+TRIAL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # at most 64 characters
 
 
 def _trial_name(name: str) -> str:
     if not TRIAL_NAME.match(name):
         raise ValueError(
-            f"trial name {name!r} is not allowed: trial names prefix target names "
+            f"trial name {shorten(name)!r} is not allowed: trial names prefix target names "
             "(e.g. serena6.pfs_hazard_ratio), so they must start with a lower-case letter and "
-            "use only lower-case letters, digits and _"
+            "use only lower-case letters, digits and _ (at most 64 characters)"
         )
     return name
 

@@ -446,3 +446,15 @@ def test_a_psa_without_spread_centred_elsewhere_is_a_warning_not_a_crash(tmp_pat
             "median: 400, sdlog: 1e-300}}\n")  # fmt: skip
     [warning] = check_scenario(_write(tmp_path, "mine.yaml", text)).warnings
     assert "median 400 is far (sd 0) from the value 500" in warning.message
+
+
+@pytest.mark.parametrize("section", ["strategies", "trials", "studies"])
+def test_names_longer_than_64_characters_are_refused_and_cut(tmp_path, section):
+    from hemodel.scenario.load import check_scenario
+
+    for long in ("a" * 65, "a" * 1000):  # YAML keys stop at 1,024 characters
+        text = f"extends: {TINY}\n{section}:\n  {long}: {{}}\n"
+        with pytest.raises(ScenarioError) as info:
+            check_scenario(_write(tmp_path, "mine.yaml", text))
+        message = str(info.value)
+        assert "at most 64 characters" in message and len(message) < 2_000
