@@ -130,7 +130,6 @@ def _read(name: str) -> str:
     return (SCENARIOS / name).read_text(encoding="utf-8")
 
 
-_POSTERIOR = ("serena6_us_posterior.csv", str(SCENARIOS / "serena6_us_posterior.csv"))
 _VARIANT = (
     "extends: {parent}\nname: A variant\nschedule:\n  visit_every: 2 weeks\n"
     "  imaging_every: 8 weeks\n"
@@ -145,11 +144,13 @@ def bases() -> dict[str, Mutant]:
 @functools.cache
 def _bases() -> dict[str, Mutant]:
     tiny, serena = _read("tiny.yaml"), _read("serena6_us.yaml")
+    posterior = ("serena6_us_posterior.csv", _read("serena6_us_posterior.csv"))  # a copy: draws
+    # outside the scenario's folder (a symbolic link to them too) are not read
     variant = "variant.yaml"
     return {
         "tiny": Mutant("tiny", (("tiny.yaml", tiny),), "tiny.yaml"),
         "serena6_us": Mutant(
-            "serena6_us", (("serena6_us.yaml", serena),), "serena6_us.yaml", links=(_POSTERIOR,)
+            "serena6_us", (("serena6_us.yaml", serena), posterior), "serena6_us.yaml"
         ),
         "variant of bundled tiny": Mutant(
             "variant of bundled tiny", ((variant, _VARIANT.format(parent="tiny.yaml")),), variant
@@ -443,7 +444,7 @@ def _main(draw: Draw, m: Mutant) -> Mutant:
 # --------------------------------------------------------------------------------------
 def mutate(draw: Draw, m: Mutant) -> Mutant:
     """``m`` after one mutation of one of its files (or of what is checked)."""
-    name = draw.choice([n for n, _ in m.files])
+    name = draw.choice([n for n, _ in m.files if n.endswith(".yaml")])
     kind = draw.choice(("structural", "structural", "textual", "textual", "extends", "main"))
     if kind == "main" and draw.integer(0, 3) > 0:  # rarer: most of these stop at the path
         kind = "textual"
