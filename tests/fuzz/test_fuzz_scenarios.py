@@ -123,10 +123,6 @@ def _tiny(old: str, new: str) -> Mutant:
     return Mutant("tiny", (("tiny.yaml", _TINY.replace(old, new, 1)),), "tiny.yaml", (new,))
 
 
-def _pending(what: str):
-    return pytest.mark.xfail(strict=False, reason=f"issue 12: pending {what}")
-
-
 _OTHER = "other_progression: {distribution: exponential, median: 30 months}"
 _EVERY = "monitoring: {assay: blood_test, every: 12 weeks"
 # (mutant, line or lines, what the message must name)
@@ -151,22 +147,9 @@ KNOWN = {
         _tiny(_EVERY, "monitoring: {assay: blood_test, every: 1e-4 days"), 75, "every"
     ),
 }  # fmt: skip
-PENDING = {
-    "recursive alias": "bounded YAML (reader.py)",
-    "alias bomb eight deep": "bounded YAML (reader.py)",
-    "NUL byte": "control characters (reader.py)",
-    "imaging every 1e-320 days": "interval bounds (schema.py)",
-    "Weibull shape 1e-300": "shape bounds (quantities.py)",
-    "cost .inf": "finite numbers (quantities.py)",
-    "cost 1e308": "cost maximum (quantities.py)",
-    "utility below 0": "utility bounds (schema.py)",
-    "monitoring every 1e-4 days": "interval bounds (schema.py)",
-}
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=_pending(PENDING[c])) if c in PENDING else c for c in KNOWN]
-)
+@pytest.mark.parametrize("case", list(KNOWN))
 def test_known_case_is_rejected_with_file_line_and_field(case):
     mutant, line, named = KNOWN[case]
     verdict = evaluate(mutant)
