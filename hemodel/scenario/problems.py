@@ -37,13 +37,22 @@ class Problem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
+#: Problems a message lists; the rest are counted (a file mangled throughout would otherwise
+#: print thousands of lines). ``ScenarioError.problems`` keeps them all.
+SHOWN_PROBLEMS = 10
+
+
 class ScenarioError(Exception):
-    """An invalid scenario file; ``str()`` gives the full, user-facing message."""
+    """An invalid scenario file; ``str()`` gives the user-facing message: the first
+    :data:`SHOWN_PROBLEMS` problems and how many more there are."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         noun = "problem" if len(problems) == 1 else "problems"
-        lines = [f"invalid scenario ({len(problems)} {noun}):"] + [f"  {p}" for p in problems]
+        lines = [f"invalid scenario ({len(problems)} {noun}):"]
+        lines += [f"  {p}" for p in problems[:SHOWN_PROBLEMS]]
+        if len(problems) > SHOWN_PROBLEMS:
+            lines.append(f"  … and {len(problems) - SHOWN_PROBLEMS} more: fix these first")
         super().__init__("\n".join(lines))
 
 

@@ -458,3 +458,13 @@ def test_names_longer_than_64_characters_are_refused_and_cut(tmp_path, section):
             check_scenario(_write(tmp_path, "mine.yaml", text))
         message = str(info.value)
         assert "at most 64 characters" in message and len(message) < 2_000
+
+
+def test_a_file_wrong_throughout_lists_ten_problems_and_counts_the_rest(tmp_path):
+    text = f"extends: {TINY}\n" + "".join(f"unknown_{i}: 1\n" for i in range(40))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_write(tmp_path, "mine.yaml", text))
+    message = str(info.value)
+    assert len(info.value.problems) == 40
+    assert message.startswith("invalid scenario (40 problems):")
+    assert message.count("unknown key") == 10 and message.endswith("… and 30 more: fix these first")
