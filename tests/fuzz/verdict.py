@@ -40,8 +40,10 @@ CHECK_SECONDS = 5.0
 RUN_SECONDS = 60.0
 #: Address space a child may add to what the fork server already holds (bytes).
 MEMORY_BYTES = 2 * 2**30
-#: Longest acceptable error message (characters).
-MESSAGE_CHARS = 2_000
+#: Longest acceptable error message (characters): ten problems (the rest are counted), each
+#: with its values cut, and a listing of what may be named (e.g. every measured quantity of
+#: the scenario's trials, cut at 4,000 characters).
+MESSAGE_CHARS = 5_000
 PATIENTS = 20
 #: pydantic's own wording, which must not reach the user.
 PYDANTIC = ("Input should be", "valid tuple", "after validation", "pydantic", "Field required")
