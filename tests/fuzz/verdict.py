@@ -5,7 +5,7 @@ A mutant is written to an empty temporary folder and checked by
 has already imported hemodel) with a memory limit and a time limit; when the scenario is
 accepted (and ``run``), 20 patients are simulated and the tables computed. The only
 acceptable outcomes are a clean rejection (a :class:`ScenarioError` naming the file, in plain
-words, under 2,000 characters) or an accepted scenario whose run finishes with finite costs
+words, under 5,000 characters) or an accepted scenario whose run finishes with finite costs
 and QALYs, none negative. Anything else is ``other``, with a ``kind`` that groups alike
 failures (exception type and where it was raised, hang, bad message, ...).
 """
