@@ -26,7 +26,9 @@ def positive_int(text: str, minimum: int = 1, maximum: int | None = None) -> int
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{shorten(text)!r} is not a whole number") from None
+        digits = text.strip().lstrip("+-").isdigit()
+        what = "is far too large" if digits else "is not a whole number"
+        raise argparse.ArgumentTypeError(f"{shorten(text)!r} {what}") from None
     if value < minimum or (maximum is not None and value > maximum):
         upper = f" and <= {maximum:,}" if maximum is not None else ""
         raise argparse.ArgumentTypeError(

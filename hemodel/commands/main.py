@@ -56,8 +56,16 @@ _EXAMPLES = """examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the values its messages echo cut (``--engine`` given a million
+    characters must not print a million characters)."""
+
+    def error(self, message: str):
+        super().error(shorten(message, 500))
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hemodel",
         description="Discrete-event health-economic model of ctDNA-guided ESR1 monitoring.",
         epilog=_EXAMPLES,

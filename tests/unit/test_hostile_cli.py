@@ -36,6 +36,8 @@ def _quick(out: Path, *more: str) -> list[str]:
         (["run", "tiny", "--seed", str(2**70)], "a seed is a whole number from 0"),
         (["run", "tiny", "--seed", "-1"], "a seed is a whole number from 0"),
         (["run", "tiny", "--seed", "x" * 100_000], "characters)"),
+        (["run", "tiny", "--engine", "x" * 100_000], "characters)"),
+        (["psa", "tiny", "--samples", "9" * 100_000], "is far too large"),
         (["run", "tiny", "--workers", "0"], "--workers: must be a whole number >= 1"),
         (["run", "tiny", "--patients", "0"], "--patients: must be a whole number >= 1"),
         (["run", "tiny", "--patients", str(10**9)], "<= 10,000,000"),
