@@ -85,6 +85,8 @@ class Checkpoint:
         self.run = identity_hash(self.identity)
         self.tasks = self.dir / "tasks"
         manifest = self.dir / MANIFEST
+        if self.dir.exists() and not self.dir.is_dir():
+            raise CheckpointMismatch(f"{shorten(self.dir)} is a file: give a checkpoint folder")
         old = [*self.dir.glob("*.pkl"), *self.tasks.glob("*.pkl")]
         if old:
             raise self._refuse(old[0], "it was written by an older hemodel (pickle files)")

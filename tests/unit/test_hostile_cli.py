@@ -219,3 +219,16 @@ def test_an_unexpected_error_is_one_message_and_exit_1(capsys, monkeypatch):
     assert code == 1
     assert "internal error (ZeroDivisionError: float division by zero)" in err
     assert "Traceback" not in err and "HEMODEL_DEBUG=1" in err
+
+
+def test_resume_naming_a_file_or_a_foreign_folder_is_bad_input(tmp_path, capsys):
+    file = tmp_path / "afile"
+    file.write_text("x")
+    code, _, err = _run(capsys, "run", "tiny", "--patients", "5", "--quiet", "--resume", str(file))
+    assert code == 2 and "is a file: give a checkpoint folder" in err
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    argv = ["run", "tiny", "--patients", "5", "--quiet", "--resume", str(tmp_path / "foreign")]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2 and "it is not a hemodel checkpoint" in err
+    assert (tmp_path / "foreign" / "notes.txt").read_text() == "mine"
