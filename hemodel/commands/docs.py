@@ -19,8 +19,11 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..present.reference import scenario_reference
+    from ..run.checkpoint import atomic_write
+    from .output import check_file
 
+    check_file(args.out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(scenario_reference())
+    atomic_write(args.out, scenario_reference().encode("utf-8"))
     print(f"Wrote {args.out}")
     return 0

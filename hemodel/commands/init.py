@@ -27,12 +27,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..run.checkpoint import atomic_write
     from ..scenario.load import default_scenario_path
+    from ..scenario.problems import shorten
+    from .arguments import UsageError
 
-    target = Path(args.name).with_suffix(".yaml")
+    name = Path(args.name)
+    if "\0" in args.name or name.name in ("", ".", ".."):
+        raise UsageError(f"{shorten(repr(args.name))} is not a file name: give e.g. my_model")
+    target = name.with_suffix(".yaml")
     if target.exists():
-        print(f"{target} exists already: choose another name or delete it first")
-        return 1
+        raise UsageError(f"{shorten(target)} exists already: choose another name or delete it")
     source = default_scenario_path().parent / TEMPLATES[args.template]
     lines = source.read_text().splitlines()
     body = [f"name: {target.stem}" if ln.startswith("name:") else ln for ln in lines]
@@ -45,6 +50,6 @@ def run(args) -> int:
         "",
     ]
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(header + body) + "\n")
+    atomic_write(target, ("\n".join(header + body) + "\n").encode("utf-8"))
     print(f"Wrote {target}. Next: hemodel check {target}")
     return 0

@@ -176,3 +176,13 @@ def output_folder(out: Path, command: str) -> Iterator[Path]:
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_file(out: Path) -> Path:
+    """``out`` if it can be an output file; :class:`OutputError` if it names a folder."""
+    if "\0" in str(out):
+        raise OutputError(f"--out {shorten(repr(str(out)))} contains a NUL character")
+    out = Path(out)
+    if out.is_dir():
+        raise OutputError(f"--out {shorten(out)} is a folder: give a file name")
+    return out

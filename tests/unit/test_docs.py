@@ -50,4 +50,4 @@ def test_init_writes_a_valid_starter_scenario(tmp_path, capsys):
     assert main(["init", str(target)]) == 0
     scenario = load_scenario(target.with_suffix(".yaml"))
     assert scenario.name == "mine"
-    assert main(["init", str(target)]) == 1  # never overwrites
+    assert main(["init", str(target)]) == 2  # never overwrites: bad input

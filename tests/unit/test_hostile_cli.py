@@ -232,3 +232,9 @@ def test_resume_naming_a_file_or_a_foreign_folder_is_bad_input(tmp_path, capsys)
     code, _, err = _run(capsys, *argv)
     assert code == 2 and "it is not a hemodel checkpoint" in err
     assert (tmp_path / "foreign" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("argv", [["init", ""], ["init", ".."], ["docs", "--out", "/tmp"]])
+def test_names_of_files_to_write_that_cannot_be_files_exit_2(capsys, argv):
+    code, _, err = _run(capsys, *argv)
+    assert code == 2 and ("is not a file name" in err or "is a folder" in err)
