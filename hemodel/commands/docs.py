@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..present.reference import scenario_reference
-    from ..run.checkpoint import atomic_write
+    from ..run.files import atomic_write
     from .output import check_file
 
     check_file(args.out)

@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..run.checkpoint import atomic_write
+    from ..run.files import atomic_write
     from ..scenario.load import default_scenario_path
     from ..scenario.problems import shorten
     from .arguments import UsageError

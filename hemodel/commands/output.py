@@ -113,7 +113,7 @@ def _previous(out: Path) -> list[str]:
 
 
 def _write_manifest(out: Path, manifest: dict) -> None:
-    from ..run.checkpoint import atomic_write  # pandas: not at start-up
+    from ..run.files import atomic_write
 
     atomic_write(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
 

@@ -370,7 +370,7 @@ def calibrated_yaml(fit: Fit, original: Path, out: Path) -> str:
 def write_calibrated(fit: Fit, original: Path, out: Path) -> Path:
     """Write :func:`calibrated_yaml` to ``out`` atomically (the old file or the whole new
     one); ValueError when ``out`` is where ``original`` cannot be extended from."""
-    from ..run.checkpoint import atomic_write
+    from ..run.files import atomic_write
 
     out = Path(out)
     text = calibrated_yaml(fit, original, out)

@@ -35,6 +35,7 @@ import pandas as pd
 
 from ..scenario.problems import shorten
 from .codec import FORMAT, FRAME, MOMENTS, Unreadable, dumps, identity_hash, loads
+from .files import atomic_write
 
 MANIFEST = "manifest.json"
 
@@ -45,17 +46,6 @@ class CheckpointMismatch(ValueError):
 
 class CheckpointUnreadable(CheckpointMismatch):
     """A file of the checkpoint directory is damaged, foreign or of an older format."""
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _read(path: Path) -> bytearray:

@@ -166,7 +166,7 @@ Utility = _bounded("Utility", UTILITY_FLOOR, 1.0, "a utility <= 1 (1 = full heal
                    "allow_negative_utilities: true")  # fmt: skip
 Decrement = _bounded("Decrement", -1.0, 0.0, "a utility decrement between -1 and 0, with "
                      "utility + decrement >= 0 (see allow_negative_utilities)")  # fmt: skip
-DiscountRate = _bounded("DiscountRate", 0.0, 0.2, "an annual rate from 0 to 0.2 (0.03 = 3% a "
+DiscountRate = _bounded("DiscountRate", 0.0, 1.0, "an annual rate from 0 to 1 (0.03 = 3% a "
                         "year)", natural=_UNBOUNDED)  # fmt: skip
 Cost = _bounded("Cost", 0.0, MAX_COST, "a number >= 0 and <= 1e9 (currency units)",
                 natural=_UNBOUNDED)  # fmt: skip

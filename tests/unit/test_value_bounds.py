@@ -106,7 +106,7 @@ REJECTED = [
         "switch_therapies.new_drug.hazard_ratio",
         ["<= 100"],
     ),
-    ("discount_rates: {costs: 0.5}\n", 2, "discount_rates.costs", ["from 0 to 0.2"]),
+    ("discount_rates: {costs: 1.5}\n", 2, "discount_rates.costs", ["from 0 to 1 "]),
     ("cohort:\n  age: {mean: 150}\n", 3, "cohort.age.mean", ["<= 119"]),
     (
         "cohort:\n  background_mortality: {constant_rate_per_year: 1e300}\n",

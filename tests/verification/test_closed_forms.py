@@ -81,7 +81,8 @@ def assert_mc(values, expected: float, label: str) -> None:
 # --------------------------------------------------------------------------------------
 def test_single_exponential_death_life_years_and_costs(tiny):
     """Only background death, constant hazard μ = 0.1/year (no progression, no emergence,
-    horizon 200 years, so P(censoring) = e^-20 ≈ 2e-9). With T ~ Exp(μ):
+    horizon 100 years, the longest allowed, so P(censoring) = e^-10 ≈ 5e-5, far below the
+    Monte Carlo tolerance). With T ~ Exp(μ):
 
     - discounted LY  = E[∫_0^T e^{-rt} dt] = 1/(μ + r),  r = ln(1.03) (QALY rate);
     - undiscounted LY = E[T] = 1/μ;
@@ -96,7 +97,7 @@ def test_single_exponential_death_life_years_and_costs(tiny):
     """
     mu, rq, rc = 0.1, math.log(1.03), math.log(1.4)
     data = quiet_biology(tiny(), mu)
-    data["time_horizon"] = "200 years"
+    data["time_horizon"] = "100 years"
     data["discount_rates"] = {"costs": 0.4, "qalys": 0.03}
     p = run(only(data, "imaging_only"), patients=20_000, seed=101)
 
@@ -159,7 +160,7 @@ def test_illness_death_exponential_qalys_and_costs(tiny):
     nh["other_progression"] = exponential(lam)
     nh["second_line_progression"] = exponential(nu1)
     nh["post_progression_survival"] = exponential(nu2)
-    data["time_horizon"] = "200 years"
+    data["time_horizon"] = "100 years"
     data["discount_rates"] = {"costs": 0.05, "qalys": 0.035}
     data["utilities"] = {
         "progression_free": u1,
@@ -268,7 +269,7 @@ def test_tests_per_patient(tiny):
 # --------------------------------------------------------------------------------------
 def test_first_progression_times_follow_weibull(tiny):
     """Only other_progression is active: Weibull with median m = 20 months and shape k = 1.5,
-    no background death, no ESR1 emergence, horizon 200 years (no censoring). The simulated
+    no background death, no ESR1 emergence, horizon 100 years (no censoring). The simulated
     ``true_progression_days`` must follow S(t) = exp(−(t/λ)^k) with scale
     λ = m / (ln 2)^{1/k} (m in days): one-sample Kolmogorov–Smirnov test against
     ``scipy.stats.weibull_min(k, scale=λ)``, p > 1e-3 (fixed seed).
@@ -280,7 +281,7 @@ def test_first_progression_times_follow_weibull(tiny):
         "median": "20 months",
         "shape": k,
     }
-    data["time_horizon"] = "200 years"
+    data["time_horizon"] = "100 years"
     p = run(only(data, "imaging_only"), patients=10_000, seed=505)
 
     t = p["true_progression_days"].to_numpy(float)
