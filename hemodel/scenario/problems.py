@@ -34,7 +34,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        path = ".".join(shorten(part, 60) for part in self.path.split("."))  # a key of 1,000 a's
+        return f"{where}: {path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
 #: Problems a message lists; the rest are counted (a file mangled throughout would otherwise
