@@ -47,8 +47,8 @@ def count(minimum: int = 1, maximum: int | None = None):
     return parse
 
 
-#: Seeds are 64-bit: 0 … 2**63 − 1 (NumPy's generators take larger ones but fold them, so
-#: two different seeds would give the same patients).
+#: Seeds are whole numbers from 0 to 2**63 − 1 (:data:`hemodel.model.random.MAX_SEED`, not
+#: imported here: NumPy would load at start-up).
 MAX_SEED = 2**63 - 1
 
 

@@ -18,6 +18,18 @@ import zlib
 import numpy as np
 
 _MASK = (1 << 64) - 1
+#: Seeds are whole numbers from 0 to 2**63 - 1; a larger one would be folded onto a smaller
+#: one (2**64 onto 0), so two different seeds would give the same patients.
+MAX_SEED = 2**63 - 1
+
+
+def _seed(seed: int) -> np.ndarray:
+    """``seed`` as one uint64, after checking it is a seed (ValueError otherwise)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(f"a seed is a whole number, not {type(seed).__name__}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"a seed is a whole number from 0 to 2**63 - 1, not {int(seed):.3g}")
+    return np.full(1, int(seed), dtype=np.uint64)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -61,7 +73,7 @@ def _keyed(seed: int, sample, purpose: str, patient, index) -> np.ndarray:
     """Uniforms for the keys ``(seed, sample, purpose, patient, index)``; ``sample``,
     ``patient`` and ``index`` are uint64 arrays (or scalars) broadcast against each other."""
     with np.errstate(over="ignore"):
-        h = _mix(np.full(1, seed & _MASK, dtype=np.uint64))
+        h = _mix(_seed(seed))
         h = _mix(h ^ sample)
         h = _mix(h ^ np.uint64(purpose_id(purpose)))
         h = _mix(h ^ patient)
@@ -99,6 +111,6 @@ def derived_seed(seed: int, purpose: str) -> int:
     """A 63-bit seed for a family of streams independent of ``seed``'s own (e.g. the patients of
     a proposed study, who must not be the PSA's patients): the hash of ``(seed, purpose)``."""
     with np.errstate(over="ignore"):
-        h = _mix(np.full(1, seed & _MASK, dtype=np.uint64))
+        h = _mix(_seed(seed))
         h = _mix(h ^ np.uint64(purpose_id(purpose)))
     return int(h[0] >> np.uint64(1))

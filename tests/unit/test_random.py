@@ -82,8 +82,8 @@ def test_exponentials_from_same_keys():
 
 
 def test_open_unit_interval_and_large_keys():
-    """Values lie strictly in (0, 1), also for 64-bit seeds and large patient numbers."""
-    for seed in (0, 1, 2**63 + 5, 2**64 - 1):
+    """Values lie strictly in (0, 1), also for the largest seed and large patient numbers."""
+    for seed in (0, 1, 2**62 + 5, rnd.MAX_SEED):
         u = rnd.uniforms(seed, 2**40, "psa", [0, 2**62, 2**64 - 1], 100)
         assert ((u > 0) & (u < 1)).all()
 
@@ -194,3 +194,17 @@ def test_sample_uniforms_equal_one_uniform_per_sample():
     samples = np.array([1, 2, 3, 999, 2**40])
     got = rnd.sample_uniforms(7, samples, "psa:x", patient=5, index=2)
     assert got.tolist() == [rnd.uniform(7, int(k), "psa:x", 5, 2) for k in samples]
+
+
+@pytest.mark.parametrize("seed", [2**63, 2**64, 2**70, -1, 1.5, True])
+def test_seeds_outside_0_to_2_63_are_refused_rather_than_folded(seed):
+    """2**64 would otherwise fold onto 0 and give seed 0's patients."""
+    with pytest.raises(ValueError, match="a seed is a whole number"):
+        rnd.uniforms(seed, 0, "esr1_emergence", [0])
+    assert rnd.uniforms(rnd.MAX_SEED, 0, "esr1_emergence", [0]).shape == (1, 1)
+
+
+def test_the_command_line_and_the_streams_agree_on_the_largest_seed():
+    from hemodel.commands.arguments import MAX_SEED
+
+    assert MAX_SEED == rnd.MAX_SEED
