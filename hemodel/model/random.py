@@ -30,6 +30,8 @@ def _seed(seed: int) -> np.ndarray:
     if not 0 <= int(seed) <= MAX_SEED:
         raise ValueError(f"a seed is a whole number from 0 to 2**63 - 1, not {int(seed):.3g}")
     return np.full(1, int(seed), dtype=np.uint64)
+
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
