@@ -334,7 +334,7 @@ class _Walk:
         file, lines, line = self.file, self.lines, node.start_mark.line + 1
         if node.tag not in _SAFE_TAGS:
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            msg = f"YAML tag {tag!r} is not allowed: remove it (plain values only)"
+            msg = f"YAML tag {shorten(tag)!r} is not allowed: remove it (plain values only)"
             if tag == "!!merge":
                 msg = "merge keys (<<) are not allowed: write the keys out (plain values only)"
             raise fail(file, line, path, msg)
@@ -368,7 +368,7 @@ class _Walk:
                 "!!int": "a whole number (at most 4,300 digits)",
                 "!!float": "a number",
                 "!!timestamp": "a date (YYYY-MM-DD)",
-            }.get(tag, f"a {tag} value")
+            }.get(tag, f"a {shorten(tag)} value")
             got = shorten(repr(node.value), 60)
             raise fail(file, line, path, f"cannot read {got} as {what}") from None
         if node.tag.endswith(":timestamp"):

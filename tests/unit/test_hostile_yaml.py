@@ -468,3 +468,9 @@ def test_a_file_wrong_throughout_lists_ten_problems_and_counts_the_rest(tmp_path
     assert len(info.value.problems) == 40
     assert message.startswith("invalid scenario (40 problems):")
     assert message.count("unknown key") == 10 and message.endswith("… and 30 more: fix these first")
+
+
+def test_a_long_tag_is_cut_in_its_message(tmp_path):
+    text = "tag: !!python/name:os.system" + "x" * 100_000 + "\n"
+    problem, message = _problem(_write(tmp_path, "mine.yaml", text))
+    assert problem.line == 1 and "is not allowed" in message and len(message) < 500
