@@ -239,7 +239,7 @@ _YAML_HINTS = (  # clue in PyYAML's message → what to do
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
-    text = str(exc.problem or exc)
+    text = shorten(str(exc.problem or exc), 200)  # PyYAML quotes the token: an alias name
     start, end = exc.context_mark, exc.problem_mark
     if exc.context and start and end and start.line != end.line:
         text += f" ({exc.context} started on line {start.line + 1})"

@@ -474,3 +474,9 @@ def test_a_long_tag_is_cut_in_its_message(tmp_path):
     text = "tag: !!python/name:os.system" + "x" * 100_000 + "\n"
     problem, message = _problem(_write(tmp_path, "mine.yaml", text))
     assert problem.line == 1 and "is not allowed" in message and len(message) < 500
+
+
+def test_a_long_token_in_a_yaml_syntax_error_is_cut(tmp_path):
+    text = "name: *id" + "x" * 100_000 + "\n"
+    problem, message = _problem(_write(tmp_path, "mine.yaml", text))
+    assert problem.line == 1 and "malformed YAML" in message and len(message) < 600
