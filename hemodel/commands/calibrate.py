@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..scenario.load import extends_name
-from ..scenario.problems import shorten
 from .arguments import (
     UsageError,
     add_execution_arguments,
@@ -18,7 +17,7 @@ from .arguments import (
     open_scenario,
     positive_int,
 )
-from .output import output_folder
+from .output import check_file, output_folder
 
 _BAYES_ONLY = ("walkers", "steps", "burn", "predictive_draws")
 
@@ -132,8 +131,9 @@ def run(args) -> int:
             raise UsageError("--max-evaluations is for least squares: with --method bayes the "
                              "budget is --walkers x --steps")  # fmt: skip
         return _run_bayes(args, path, scenario, start)
+    out = check_file(args.out or Path(f"{path.stem}_calibrated.yaml"))
     try:  # the calibrated file extends the scenario: refuse an --out it could not extend from
-        extends_name(path, (args.out or Path(f"{path.stem}_calibrated.yaml")).absolute().parent)
+        extends_name(path, out.absolute().parent)
     except ValueError as exc:
         raise UsageError(f"--out: {exc}") from None
     given = [f"--{k.replace('_', '-')}" for k in _BAYES_ONLY if getattr(args, k) is not None]
@@ -166,9 +166,6 @@ def run(args) -> int:
             print(f"hemodel calibrate: {exc}", file=sys.stderr)
             return 2
     print(format_fit(fit))
-    out = args.out or Path(f"{path.stem}_calibrated.yaml")
-    if out.is_dir():
-        raise UsageError(f"--out {shorten(out)} is a folder: give a file name")
     write_calibrated(fit, path, out)
     print(f"\nWrote {out} (extends {path.name})")
     failing = fit.table.loc[~fit.table["passed"], "quantity"].tolist()

@@ -15,7 +15,7 @@ from .arguments import (
     numbers,
     open_scenario,
 )
-from .output import check_out, output_folder
+from .output import output_folder
 
 EXAMPLE = """examples:
   hemodel evsi                                        # every study of the default scenario
@@ -81,7 +81,6 @@ def run(args) -> int:
             raise ValueError(f"--wtp must be finite numbers >= 0, got {args.wtp!r}")
         studies = args.studies.split(",") if args.studies else None
         check_studies(scenario, args.samples, studies, "--samples")
-        check_out(args.out)
         with output_folder(args.out, "evsi") as folder:
             outputs = evsi_outputs(
                 scenario,

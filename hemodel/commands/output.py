@@ -64,7 +64,7 @@ _WHY = {
 
 def why(exc: OSError) -> str:
     """An operating-system error's cause in plain words."""
-    return _WHY.get(exc.errno or 0) or shorten(exc.strerror or exc or type(exc).__name__, 300)
+    return _WHY.get(exc.errno or 0) or shorten(exc.strerror or str(exc), 300)
 
 
 def os_message(exc: OSError) -> str:

@@ -98,18 +98,7 @@ def run(args) -> int:
     if "sweep" in (args.only or ()) and not scenario.sweeps:  # asked for by name: refuse
         print(no_sweeps(path), file=sys.stderr)
         return 2
-    counts = {
-        "--psa-samples": (args.psa_samples, 2),
-        "--psa-patients": (args.psa_patients, 1),
-        "--dsa-patients": (args.dsa_patients, 1),
-        "--validation-patients": (args.validation_patients, 1),
-        "--evsi-samples": (args.evsi_samples, 2),
-        "--evsi-patients": (args.evsi_patients, 1),
-    }
     try:
-        for flag, (value, least) in counts.items():
-            if value < least:
-                raise ValueError(f"{flag} must be at least {least}, got {value}")
         settings = ReportSettings(
             patients=args.patients,
             seed=args.seed,

@@ -23,7 +23,6 @@ since the stored task results would belong to another run.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import stat
@@ -34,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from ..scenario.problems import shorten
-from .codec import FORMAT, FRAME, MOMENTS, Unreadable, dumps, identity_hash, loads
+from .codec import FORMAT, FRAME, MOMENTS, Unreadable, dumps, json_sha256, loads
 from .files import atomic_write
 
 MANIFEST = "manifest.json"
@@ -72,7 +71,7 @@ class Checkpoint:
     def __init__(self, directory: str | os.PathLike, identity: dict[str, Any]):
         self.dir = Path(directory)
         self.identity = json.loads(json.dumps(identity))  # as it will read back
-        self.run = identity_hash(self.identity)
+        self.run = json_sha256(self.identity)
         self.tasks = self.dir / "tasks"
         manifest = self.dir / MANIFEST
         if self.dir.exists() and not self.dir.is_dir():
@@ -113,7 +112,7 @@ class Checkpoint:
             newer = isinstance(fmt, int) and fmt > FORMAT
             which = "a newer" if newer else "an older"
             raise self._refuse(path, f"it was written by {which} hemodel (format {fmt!r})")
-        if manifest.get("sha256") != _digest(fields):
+        if manifest.get("sha256") != json_sha256(fields):
             raise self._refuse(path, "its content does not match its SHA-256 hash")
         return fields
 
@@ -140,7 +139,7 @@ class Checkpoint:
             "complete": complete,
             "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        manifest["sha256"] = _digest(manifest)
+        manifest["sha256"] = json_sha256(manifest)
         atomic_write(self.dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
 
     def _load(self, path: Path, kind: str, key: str) -> Any:
@@ -193,7 +192,3 @@ class Checkpoint:
                 raise self._refuse(path, "the manifest says the run finished, but it is missing")
             out[name] = self._load(path, FRAME, name)
         return out
-
-
-def _digest(fields: dict) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()

@@ -44,9 +44,10 @@ class Unreadable(ValueError):
     """The bytes are not a checkpoint file of this run and key (the message says why)."""
 
 
-def identity_hash(identity: dict[str, Any]) -> str:
-    """SHA-256 (hex) of a checkpoint identity: every file records the run it belongs to."""
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+def json_sha256(fields: dict[str, Any]) -> str:
+    """SHA-256 (hex) of JSON fields, keys sorted: of a checkpoint's identity (every file
+    records the run it belongs to) and of its manifest's fields."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 # -- the container -----------------------------------------------------------------------
